@@ -1,0 +1,1 @@
+"""Pure logic: models, content formats, mapping, signatures. No I/O, no asyncio."""

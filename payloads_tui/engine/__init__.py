@@ -1,0 +1,1 @@
+"""The work: inbound processing, outbound requests, the job executor, the event bus."""

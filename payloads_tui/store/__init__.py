@@ -1,0 +1,1 @@
+"""Persistence on TinyDB: atomic storage, configuration, records, vault, history, bundles, jobs."""

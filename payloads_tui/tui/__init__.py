@@ -1,0 +1,1 @@
+"""The Textual console: screens and widgets over a `Workspace`."""
