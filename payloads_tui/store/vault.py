@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from payloads_tui.domain.errors import VaultError
-from payloads_tui.store.storage import atomic_write
+from payloads_tui.store.storage import atomic_write, ensure_private_dir
 
 PREFIX = "enc:"
 KEY_FILE = "secret.key"
@@ -45,6 +45,7 @@ class Vault:
         try:
             raw = self.key_file.read_bytes()
         except FileNotFoundError:
+            ensure_private_dir(self.data_dir)
             key = Fernet.generate_key()
             atomic_write(self.key_file, key + b"\n")
             return [key]

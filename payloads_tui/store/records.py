@@ -1,0 +1,559 @@
+"""The local system of record: one TinyDB file of records per object, with match-key indexes.
+
+Each object (`Account`, `Order`, ...) lives in `<data_dir>/records/<Object>.json`, a
+TinyDB file whose table `records` maps TinyDB doc ids to records. A record is a dict
+with `id` (a string), `created_at` and `updated_at` (ISO 8601 UTC, e.g.
+`2026-11-27T07:13:00.123Z`) and the caller's values. The store owns those three
+fields: `created_at` / `updated_at` given in values are overwritten, and an update may
+not change `id`.
+
+How it stays fast: a file is read once (through `AtomicJSONStorage`) when its object
+is first used; from then on the store serves every read from memory, with an
+id → doc id map and, for `find`, one index per set of match keys, built on its first
+use and maintained by every write, so no lookup scans a table. Writes bypass TinyDB's
+`Table` (whose first insert reads every document to find the next id): the store
+builds the file's new content itself and writes it once per object per batch.
+
+How it stays whole: `apply()` validates a whole batch before writing anything. A batch
+touching one object replaces its file atomically (temp file, fsync, rename). A batch
+touching several writes each new file to a temp file, then a journal naming the
+renames, then renames; a crash after the journal is written is rolled forward the
+next time the store is opened, so a batch lands entirely or not at all. Temp files
+left without a journal are deleted on open. Memory changes only after the files did.
+
+One process writes a data directory (`DataDirLock`); within it, every operation holds
+one lock, so the asyncio loop and worker threads may share a store.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from payloads_tui.domain.errors import ConflictError, NotFoundError, StoreError, ValidationError
+from payloads_tui.domain.models import OBJECT_NAME_RE, new_id
+from payloads_tui.store.storage import (
+    FILE_MODE,
+    AtomicJSONStorage,
+    atomic_write,
+    encode_json,
+    ensure_private_dir,
+    fsync_dir,
+    read_json_file,
+)
+
+RECORDS_DIR = "records"
+TABLE = "records"
+JOURNAL = ".journal"
+STORE_FIELDS = ("id", "created_at", "updated_at")
+
+_copier_encoder = msgspec.json.Encoder()
+_copier_decoder = msgspec.json.Decoder()
+_key_encoder = msgspec.json.Encoder(order="sorted")
+
+# A value of an index key: the JSON form of the field's value, or None when the
+# record lacks the field (such records never match and are left out of the index).
+IndexKey = tuple[bytes | None, ...]
+
+
+@dataclass(frozen=True)
+class RecordWrite:
+    """One write of a batch given to `RecordStore.apply()`."""
+
+    op: Literal["insert", "update", "delete"]
+    object: str
+    values: dict[str, Any] = field(default_factory=dict)
+    record_id: str | None = None  # required for update/delete
+
+
+def utc_timestamp() -> str:
+    """Now as ISO 8601 UTC with milliseconds and `Z`, the form of `created_at` / `updated_at`."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _copy(data: Any) -> Any:
+    """A deep copy of JSON data (msgspec round trip: faster than `copy.deepcopy`)."""
+    return _copier_decoder.decode(_copier_encoder.encode(data))
+
+
+def _normalized_values(values: Any, obj: str) -> dict[str, Any]:
+    """A private, JSON-normal deep copy of a write's values (tuples become lists, ...)."""
+    if not isinstance(values, dict):
+        raise ValidationError(f"values of a {obj} record must be a dict, not {type(values).__name__}", "values")
+    try:
+        copied = _copier_decoder.decode(_copier_encoder.encode(values))
+    except (msgspec.EncodeError, TypeError, OverflowError) as exc:
+        raise ValidationError(f"values of a {obj} record cannot be stored as JSON ({exc})", "values") from None
+    if not all(isinstance(key, str) for key in copied):
+        raise ValidationError(f"field names of a {obj} record must be strings", "values")
+    return copied
+
+
+def _check_object_name(obj: str) -> None:
+    if not isinstance(obj, str) or not OBJECT_NAME_RE.fullmatch(obj):
+        raise ValidationError(
+            f"{obj!r} is not an object name; use a capital letter, then letters, digits or _ (e.g. Account)",
+            "object",
+        )
+
+
+def _index_key(record: dict[str, Any], keys: tuple[str, ...]) -> IndexKey:
+    return tuple(_key_encoder.encode(record[k]) if k in record else None for k in keys)
+
+
+def _sort_value(record: dict[str, Any], path: str) -> tuple[int, Any]:
+    """Sort key of `record` by a dotted field path: missing/None first, then numbers, text, the rest."""
+    value: Any = record
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return (0, 0)
+        value = value[part]
+    if value is None:
+        return (0, 0)
+    if isinstance(value, (bool, int, float)):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    return (3, _key_encoder.encode(value))
+
+
+class _Table:
+    """The in-memory state of one object's file."""
+
+    def __init__(self, name: str, path: Path, durable: bool) -> None:
+        self.name = name
+        self.path = path
+        self.storage = AtomicJSONStorage(path, durable=durable)
+        self.data: dict[str, Any] = {}
+        self.by_id: dict[str, str] = {}
+        self.next_doc = 1
+        self.indexes: dict[tuple[str, ...], dict[IndexKey, dict[str, None]]] = {}
+        self.load()
+
+    @property
+    def docs(self) -> dict[str, dict[str, Any]]:
+        """TinyDB doc id (as the string key of the file) → record, in doc id order."""
+        return self.data[TABLE]
+
+    def load(self) -> None:
+        """(Re)read the file: the only time the store reads it."""
+        self.storage.close()  # drop the storage's cache so the read comes from disk
+        data = self.storage.read() or {}
+        docs = data.setdefault(TABLE, {})
+        if not isinstance(docs, dict):
+            raise StoreError(f"{self.path} has no table of records; restore it from a backup")
+        by_id: dict[str, str] = {}
+        last = 0
+        in_order = True
+        for doc_key, record in docs.items():
+            if not doc_key.isdigit() or not isinstance(record, dict) or not isinstance(record.get("id"), str):
+                raise StoreError(f"{self.path}: document {doc_key} is not a record with an id; fix or remove it")
+            if record["id"] in by_id:
+                raise StoreError(f"{self.path}: id {record['id']!r} is used by two records; fix or remove one")
+            by_id[record["id"]] = doc_key
+            in_order = in_order and int(doc_key) > last
+            last = max(last, int(doc_key))
+        if not in_order:  # edited by hand: restore doc id order, which is insertion order
+            data[TABLE] = dict(sorted(docs.items(), key=lambda item: int(item[0])))
+        self.storage.close()  # the store keeps the state itself from here on
+        self.data = data
+        self.by_id = by_id
+        self.next_doc = last + 1
+        self.indexes = {}
+
+    def index(self, keys: tuple[str, ...]) -> dict[IndexKey, dict[str, None]]:
+        """The index on `keys`: built on first use (the one scan), maintained by writes."""
+        index = self.indexes.get(keys)
+        if index is None:
+            index = {}
+            for doc_key, record in self.docs.items():
+                key = _index_key(record, keys)
+                if None not in key:
+                    index.setdefault(key, {})[doc_key] = None
+            self.indexes[keys] = index
+        return index
+
+    def adopt(self, data: dict[str, Any], changes: dict[str, tuple[dict | None, dict | None]], next_doc: int) -> None:
+        """Take the state a successful write put on disk, updating the id map and indexes."""
+        # Removals first: a batch may delete a record and insert a new one with its id.
+        for before, after in changes.values():
+            if before is not None and after is None:
+                self.by_id.pop(before["id"], None)
+        for doc_key, (before, after) in changes.items():
+            if after is not None:
+                self.by_id[after["id"]] = doc_key
+            for keys, index in self.indexes.items():
+                if before is not None:
+                    old = _index_key(before, keys)
+                    bucket = index.get(old)
+                    if bucket is not None:
+                        bucket.pop(doc_key, None)
+                        if not bucket:
+                            del index[old]
+                if after is not None:
+                    new = _index_key(after, keys)
+                    if None not in new:
+                        index.setdefault(new, {})[doc_key] = None
+        self.data = data
+        self.next_doc = next_doc
+
+
+class _Staged:
+    """The pending changes of a batch to one table, checked against the table as it will be."""
+
+    def __init__(self, table: _Table) -> None:
+        self.table = table
+        self.changes: dict[str, tuple[dict | None, dict | None]] = {}  # doc key → (on disk, new)
+        self.ids: dict[str, str | None] = {}  # record id → doc key (None: deleted by this batch)
+        self.next_doc = table.next_doc
+
+    def doc_key(self, record_id: str) -> str | None:
+        if record_id in self.ids:
+            return self.ids[record_id]
+        return self.table.by_id.get(record_id)
+
+    def current(self, doc_key: str) -> dict[str, Any]:
+        if doc_key in self.changes:
+            record = self.changes[doc_key][1]
+            assert record is not None  # a deleted record has no doc key in `ids`
+            return record
+        return self.table.docs[doc_key]
+
+    def put(self, doc_key: str, record: dict[str, Any] | None) -> None:
+        before = self.changes[doc_key][0] if doc_key in self.changes else self.table.docs.get(doc_key)
+        self.changes[doc_key] = (before, record)
+
+    def new_data(self) -> dict[str, Any]:
+        docs = dict(self.table.docs)
+        for doc_key, (_, record) in self.changes.items():
+            if record is None:
+                docs.pop(doc_key, None)
+            else:
+                docs[doc_key] = record
+        return {**self.table.data, TABLE: docs}
+
+
+@dataclass
+class _Plan:
+    """A validated batch: per object, its staged changes; and the records to return."""
+
+    staged: dict[str, _Staged]
+    results: list[dict[str, Any]]
+
+
+class RecordStore:
+    """Records of every object of a data directory; see the module docstring."""
+
+    def __init__(self, data_dir: Path, *, durable: bool = True) -> None:
+        self.data_dir = Path(data_dir)
+        self.durable = durable
+        ensure_private_dir(self.data_dir)
+        self.records_dir = ensure_private_dir(self.data_dir / RECORDS_DIR)
+        self._lock = threading.RLock()
+        self._tables: dict[str, _Table] = {}
+        with self._lock:
+            self._recover()
+
+    # --- reading -----------------------------------------------------------------------
+
+    def objects(self) -> list[str]:
+        """Names of the objects that have a file, sorted."""
+        with self._lock:
+            names = {
+                path.stem
+                for path in self.records_dir.glob("*.json")
+                if OBJECT_NAME_RE.fullmatch(path.stem) and path.is_file()
+            }
+            return sorted(names)
+
+    def get(self, obj: str, record_id: str) -> dict | None:
+        """The record `record_id` of `obj`, or None."""
+        with self._lock:
+            table = self._table(obj)
+            doc_key = table.by_id.get(record_id)
+            return None if doc_key is None else _copy(table.docs[doc_key])
+
+    def find(self, obj: str, match: dict[str, Any]) -> list[dict]:
+        """Records of `obj` whose fields equal every value of `match` (compared as JSON), in insertion order."""
+        with self._lock:
+            table = self._table(obj)
+            if not match:
+                return _copy(list(table.docs.values()))
+            keys = tuple(sorted(match))
+            try:
+                wanted = tuple(_key_encoder.encode(match[k]) for k in keys)
+            except (msgspec.EncodeError, TypeError, OverflowError) as exc:
+                raise ValidationError(f"a match value cannot be compared as JSON ({exc})", "match") from None
+            bucket = table.index(keys).get(wanted)
+            if not bucket:
+                return []
+            docs = table.docs
+            return _copy([docs[k] for k in sorted(bucket, key=int)])
+
+    def all(self, obj: str) -> list[dict]:
+        """Every record of `obj`, in insertion order."""
+        with self._lock:
+            return _copy(list(self._table(obj).docs.values()))
+
+    def count(self, obj: str) -> int:
+        """How many records `obj` has."""
+        with self._lock:
+            return len(self._table(obj).docs)
+
+    def query(
+        self,
+        obj: str,
+        predicate: Callable[[dict], bool] | None = None,
+        *,
+        sort: str = "",
+        descending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict]:
+        """Records of `obj` passing `predicate`, sorted by the dotted field `sort`, then sliced.
+
+        `predicate` sees the stored records and must not change them. Sorting puts
+        missing/None first, then numbers, then text, then anything else.
+        """
+        if offset < 0 or (limit is not None and limit < 0):
+            raise ValidationError("limit and offset must not be negative", "limit")
+        with self._lock:
+            records: Iterable[dict] = self._table(obj).docs.values()
+            if predicate is not None:
+                records = [r for r in records if predicate(r)]
+            if sort:
+                records = sorted(records, key=lambda r: _sort_value(r, sort), reverse=descending)
+            elif descending:
+                records = list(records)[::-1]
+            selected = list(records)
+            end = None if limit is None else offset + limit
+            return _copy(selected[offset:end])
+
+    # --- writing -----------------------------------------------------------------------
+
+    def insert(self, obj: str, values: dict) -> dict:
+        """Insert a record (its id from `values["id"]` if given and unused); returns it."""
+        return self.apply([RecordWrite("insert", obj, values)])[0]
+
+    def update(self, obj: str, record_id: str, values: dict) -> dict:
+        """Merge `values` into record `record_id` (top-level fields); returns the new record."""
+        return self.apply([RecordWrite("update", obj, values, record_id)])[0]
+
+    def delete(self, obj: str, record_id: str) -> None:
+        """Delete record `record_id` of `obj`."""
+        self.apply([RecordWrite("delete", obj, {}, record_id)])
+
+    def apply(self, writes: Sequence[RecordWrite]) -> list[dict]:
+        """Apply a batch all-or-nothing; returns the written records in order (deleted ones as they were)."""
+        with self._lock:
+            plan = self._plan(writes)
+            contents = {obj: staged.new_data() for obj, staged in plan.staged.items() if staged.changes}
+            if contents:
+                try:
+                    self._write_files(contents)
+                except BaseException as exc:
+                    self._recover_after_failed_write(list(contents))
+                    if isinstance(exc, OSError):
+                        raise StoreError(
+                            f"records could not be written to {self.records_dir} ({exc}); "
+                            "check free space and permissions, then try again"
+                        ) from exc
+                    raise
+                for obj, data in contents.items():
+                    staged = plan.staged[obj]
+                    staged.table.adopt(data, staged.changes, staged.next_doc)
+            return _copy(plan.results)
+
+    def close(self) -> None:
+        """Forget the in-memory state; the next use reads the files again."""
+        with self._lock:
+            for table in self._tables.values():
+                table.storage.close()
+            self._tables.clear()
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _table(self, obj: str) -> _Table:
+        table = self._tables.get(obj)
+        if table is None:
+            _check_object_name(obj)
+            table = _Table(obj, self.records_dir / f"{obj}.json", self.durable)
+            self._tables[obj] = table
+        return table
+
+    def _plan(self, writes: Sequence[RecordWrite]) -> _Plan:
+        """Check every write of a batch against the state it will meet; changes nothing."""
+        staged: dict[str, _Staged] = {}
+        results: list[dict[str, Any]] = []
+        stamp = utc_timestamp()
+        for position, write in enumerate(writes):
+            try:
+                if write.op not in ("insert", "update", "delete"):
+                    raise ValidationError(f"unknown operation {write.op!r}; use insert, update or delete", "op")
+                table = self._table(write.object)
+                stage = staged.setdefault(write.object, _Staged(table))
+                if write.op == "insert":
+                    results.append(self._plan_insert(stage, write, stamp))
+                elif write.op == "update":
+                    results.append(self._plan_update(stage, write, stamp))
+                else:
+                    results.append(self._plan_delete(stage, write))
+            except ValidationError as exc:
+                if len(writes) > 1:
+                    raise ValidationError(exc.reason, f"writes[{position}].{exc.field or 'values'}") from None
+                raise
+        return _Plan(staged, results)
+
+    def _plan_insert(self, stage: _Staged, write: RecordWrite, stamp: str) -> dict[str, Any]:
+        values = _normalized_values(write.values, write.object)
+        record_id = values.get("id")
+        if record_id is None:
+            record_id = new_id()
+            while stage.doc_key(record_id) is not None:
+                record_id = new_id()
+        elif not isinstance(record_id, str) or not record_id:
+            raise ValidationError(f"a record id must be non-empty text, not {record_id!r}", "id")
+        elif stage.doc_key(record_id) is not None:
+            raise ConflictError(
+                f"a {write.object} record with id {record_id!r} already exists; update it, or insert without an id"
+            )
+        record = {"id": record_id, "created_at": stamp, "updated_at": stamp}
+        record.update((k, v) for k, v in values.items() if k not in STORE_FIELDS)
+        doc_key = str(stage.next_doc)
+        stage.next_doc += 1
+        stage.put(doc_key, record)
+        stage.ids[record_id] = doc_key
+        return record
+
+    def _existing(self, stage: _Staged, write: RecordWrite) -> tuple[str, dict[str, Any]]:
+        if not isinstance(write.record_id, str) or not write.record_id:
+            raise ValidationError(f"a {write.op} of a {write.object} record needs its record id", "record_id")
+        doc_key = stage.doc_key(write.record_id)
+        if doc_key is None:
+            raise NotFoundError(
+                f"there is no {write.object} record with id {write.record_id!r}; it may have been deleted"
+            )
+        return doc_key, stage.current(doc_key)
+
+    def _plan_update(self, stage: _Staged, write: RecordWrite, stamp: str) -> dict[str, Any]:
+        doc_key, current = self._existing(stage, write)
+        values = _normalized_values(write.values, write.object)
+        if "id" in values and values["id"] != write.record_id:
+            raise ValidationError(
+                f"the id of a record cannot change ({write.record_id!r} → {values['id']!r}); "
+                "insert a new record instead",
+                "id",
+            )
+        record = dict(current)
+        record.update((k, v) for k, v in values.items() if k not in STORE_FIELDS)
+        record["updated_at"] = stamp
+        stage.put(doc_key, record)
+        return record
+
+    def _plan_delete(self, stage: _Staged, write: RecordWrite) -> dict[str, Any]:
+        doc_key, current = self._existing(stage, write)
+        stage.put(doc_key, None)
+        assert write.record_id is not None
+        stage.ids[write.record_id] = None
+        return current
+
+    def _write_files(self, contents: dict[str, dict[str, Any]]) -> None:
+        """Put new file contents on disk, all of them or (after a crash and reopen) none."""
+        renames = self._stage_files(contents)
+        self._finish_renames(renames, journaled=len(renames) > 1)
+
+    def _stage_files(self, contents: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+        """Write each content to a fsynced temp file, then (for several) the journal of renames.
+
+        Returns (temp name, final name) pairs inside `records/`. If this raises,
+        nothing is left behind and nothing changed.
+        """
+        renames: list[tuple[str, str]] = []
+        try:
+            for obj, data in contents.items():
+                final = f"{obj}.json"
+                renames.append((self._write_temp(final, encode_json(data)), final))
+            if len(renames) > 1:
+                journal = encode_json({"renames": renames})
+                atomic_write(self.records_dir / JOURNAL, journal, durable=self.durable)
+        except BaseException:
+            for temp, _ in renames:
+                (self.records_dir / temp).unlink(missing_ok=True)
+            raise
+        return renames
+
+    def _write_temp(self, final: str, data: bytes) -> str:
+        fd, temp = tempfile.mkstemp(prefix=f".{final}.", suffix=".tmp", dir=self.records_dir)
+        try:
+            os.fchmod(fd, FILE_MODE)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if self.durable:
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            os.unlink(temp)
+            raise
+        os.close(fd)
+        return Path(temp).name
+
+    def _finish_renames(self, renames: list[tuple[str, str]], *, journaled: bool) -> None:
+        """Rename temp files over their targets (those not renamed yet), then drop the journal."""
+        for temp, final in renames:
+            source = self.records_dir / temp
+            if source.exists():
+                os.replace(source, self.records_dir / final)
+        if self.durable:
+            fsync_dir(self.records_dir)
+        if journaled:
+            (self.records_dir / JOURNAL).unlink(missing_ok=True)
+            if self.durable:
+                fsync_dir(self.records_dir)
+
+    def _recover(self) -> None:
+        """Roll a journaled batch forward, then delete temp files no journal names."""
+        journal = self.records_dir / JOURNAL
+        data = read_json_file(journal)
+        if data is not None:
+            renames = self._journal_renames(data, journal)
+            self._finish_renames(renames, journaled=True)
+        elif journal.exists():
+            journal.unlink()  # empty: written by nothing we know
+        for leftover in self.records_dir.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
+
+    def _journal_renames(self, data: Any, journal: Path) -> list[tuple[str, str]]:
+        renames = data.get("renames") if isinstance(data, dict) else None
+        if not isinstance(renames, list):
+            raise StoreError(f"{journal} is not a journal of renames; move it away to open the store")
+        pairs: list[tuple[str, str]] = []
+        for pair in renames:
+            valid = (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and all(isinstance(name, str) and name and "/" not in name and name not in (".", "..") for name in pair)
+            )
+            if not valid:
+                raise StoreError(f"{journal} names a file outside records/; move it away to open the store")
+            pairs.append((pair[0], pair[1]))
+        return pairs
+
+    def _recover_after_failed_write(self, objects: list[str]) -> None:
+        """After a write raised: finish or undo it on disk, and reload what it touched."""
+        try:
+            self._recover()
+        finally:
+            for obj in objects:
+                table = self._tables.pop(obj, None)
+                if table is not None:
+                    table.storage.close()
+                    # reopened (from disk) on next use; a file that cannot be read then says so
