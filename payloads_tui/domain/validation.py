@@ -160,9 +160,9 @@ def validate_integration(integration: Integration) -> None:
                 raise ValidationError(
                     f"outbound payload {api.payload!r} is not API initiated", f"{where}.payload"
                 )
-        if api.auth == "token" and not api.token_hash:
+        if api.active and api.auth == "token" and not api.token_hash:
             raise ValidationError("token authentication needs a token", f"{where}.token_hash")
-        if api.auth in ("stripe", "hmac") and not api.secret:
+        if api.active and api.auth in ("stripe", "hmac") and not api.secret:
             raise ValidationError(f"{api.auth} authentication needs a signing secret", f"{where}.secret")
 
     for i, email in enumerate(integration.emails):
