@@ -2,8 +2,8 @@
 
 `validate_integration()` raises `ValidationError` naming the first bad field (as a
 dotted path such as `inbound[1].targets[0].object`), so a form or a bundle import
-can point at it. Mapping expressions are checked by `domain.mapping` (see
-`check_expressions`), which this module calls.
+can point at it. Mapping expressions are checked by `domain.mapping`
+(`check_inbound_expressions`, `check_outbound_expressions`), which this module calls.
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def validate_integration(integration: Integration) -> None:
             validate_object_name(target.object, f"{twhere}.object")
             if target.operation in ("update", "upsert") and not target.match_key:
                 raise ValidationError(f"{target.operation} needs a match key", f"{twhere}.match_key")
+            _unique((m.field for m in target.mappings), f"{twhere}.mappings", "mapped field")
             for k, m in enumerate(target.mappings):
                 mwhere = f"{twhere}.mappings[{k}]"
                 if not FIELD_NAME_RE.match(m.field):

@@ -1,0 +1,155 @@
+"""Expressions are compiled and checked at save time: syntax, unknown functions, arity."""
+
+from __future__ import annotations
+
+import pytest
+
+from payloads_tui.domain.errors import MappingError, ValidationError
+from payloads_tui.domain.mapping import ExpressionError, compile_expression, evaluate
+from payloads_tui.domain.models import (
+    ChildSource,
+    Element,
+    FieldMapping,
+    InboundPayload,
+    Integration,
+    OutboundPayload,
+    Source,
+    Target,
+)
+from payloads_tui.domain.validation import validate_integration
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "column"),
+    [
+        ("customer..email", "unexpected '.'", 9),
+        ("uper(name)", "unknown function uper(); did you mean upper()?", 0),
+        ("concat(a, frobnicate(b))", "unknown function frobnicate()", 10),
+        ("upper(a, b)", "upper() takes 1 argument, got 2", 0),
+        ("lookup(status)", "lookup() takes 2 to 3 arguments, got 1", 0),
+        ("trim(x) | lookup(@, `{}`, 'a', 'b')", "lookup() takes 2 to 3 arguments, got 4", 10),
+        ("now_iso(x)", "now_iso() takes 0 arguments, got 1", 0),
+        ("items[", "ends too early", 6),
+        ("lookup(s, `{\"active\": \"Customer\"`)", "must be JSON", 10),
+        ("&name", "reference", 0),
+    ],
+)
+def test_compile_rejects_with_position(text: str, reason: str, column: int) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        compile_expression(text)
+    assert reason in str(caught.value)
+    assert caught.value.position == column
+    assert isinstance(caught.value, MappingError)
+
+
+def test_compile_is_cached_and_keeps_builtins_and_raw_strings() -> None:
+    assert compile_expression("a.b") is compile_expression("a.b")
+    assert evaluate("sort_by(lines, &amount)[0].id", {"lines": [{"id": "b", "amount": 2}, {"id": "a", "amount": 1}]}) == "a"
+    assert evaluate("'literal text'", {}) == "literal text"
+    assert evaluate("data[?amount > `100`].id | join(',', @)", {"data": [{"id": "x", "amount": 150}, {"id": "y", "amount": 5}]}) == "x"
+
+
+def test_empty_expression_is_rejected() -> None:
+    with pytest.raises(MappingError, match="an expression is needed"):
+        compile_expression("  ")
+
+
+def _integration(inbound: list[InboundPayload] | None = None, outbound: list[OutboundPayload] | None = None) -> Integration:
+    return Integration(slug="stripe", name="Stripe", variables={"api_version": "2024-06-20"},
+                       inbound=inbound or [], outbound=outbound or [])
+
+
+def _customer_payload(expressions: list[str], items: str = "data") -> tuple[InboundPayload, InboundPayload]:
+    ok = InboundPayload(
+        name="Customer: Created (Webhook)",
+        targets=[Target(name="Account", object="Account", match_key=["stripe_id"],
+                        mappings=[FieldMapping(field="stripe_id", expression="id")])],
+    )
+    mappings = [FieldMapping(field=f"f{i}", expression=e) for i, e in enumerate(expressions)]
+    mappings.append(FieldMapping(field="ok", source="static", value="upper(((( is not an expression here"))
+    bad = InboundPayload(
+        name="Customers: List (Response)",
+        targets=[
+            Target(name="Account", object="Account", operation="insert",
+                   mappings=[FieldMapping(field="name", expression="name")]),
+            Target(name="Contact", object="Contact", operation="insert", items=items, mappings=mappings),
+        ],
+    )
+    return ok, bad
+
+
+def test_validation_names_the_mapping_expression_with_an_unknown_function() -> None:
+    ok, bad = _customer_payload(["email", "cents_to_decimal(balance)", "lookup(status, `{}`, 'x') | titel(@)"])
+    with pytest.raises(ValidationError) as caught:
+        validate_integration(_integration([ok, bad]))
+    assert caught.value.field == "inbound[1].targets[1].mappings[2].expression"
+    assert "unknown function titel(); did you mean title()?" in caught.value.reason
+
+
+def test_validation_names_the_items_expression_with_a_syntax_error() -> None:
+    ok, bad = _customer_payload(["email"], items="data[?")
+    with pytest.raises(ValidationError) as caught:
+        validate_integration(_integration([ok, bad]))
+    assert caught.value.field == "inbound[1].targets[1].items"
+
+
+def test_validation_checks_document_and_context_sources_but_not_static() -> None:
+    payload = InboundPayload(name="p", targets=[Target(name="t", object="Event", operation="insert", mappings=[
+        FieldMapping(field="a", source="static", value="(("),
+        FieldMapping(field="b", source="document", expression="type"),
+        FieldMapping(field="c", source="context", expression="record.(("),
+    ])])
+    with pytest.raises(ValidationError) as caught:
+        validate_integration(_integration([payload]))
+    assert caught.value.field == "inbound[0].targets[0].mappings[2].expression"
+
+
+def test_a_good_integration_passes() -> None:
+    ok, bad = _customer_payload(["email", "date_only(created)", "concat(name, ' <', email, '>')"])
+    validate_integration(_integration([ok, bad]))
+
+
+def _outbound(**changes: object) -> OutboundPayload:
+    fields: dict[str, object] = {
+        "name": "Customer: Update (Request)",
+        "method": "POST",
+        "endpoint": "https://api.stripe.com/v1/customers/{account.stripe_id}",
+        "headers": {"Stripe-Version": "{api_version}"},
+        "query": {"expand": "{lower('data.tax')}"},
+        "sources": [Source(name="account", object="Account", filter="status == 'active'", sort="name",
+                           children=[ChildSource(name="lines", object="OrderLine", parent_field="order_id",
+                                                 filter="amount > `0`")])],
+        "elements": [Element(path="email", expression="lower(email)"),
+                     Element(path="lines", each="lines", elements=[Element(path="amount", expression="decimal_to_cents(amount)")])],
+    }
+    fields.update(changes)
+    return OutboundPayload(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"endpoint": "https://api.stripe.com/v1/customers/{account.stripe_id"}, "outbound[0].endpoint"),
+        ({"endpoint": "https://x/{uper(id)}"}, "outbound[0].endpoint"),
+        ({"headers": {"Idempotency-Key": "{concat()}"}}, "outbound[0].headers.Idempotency-Key"),
+        ({"query": {"limit": "{}"}}, "outbound[0].query.limit"),
+        ({"sources": [Source(name="a", object="Account", filter="status = 'x'")]}, "outbound[0].sources[0].filter"),
+        ({"sources": [Source(name="a", object="Account", sort="name[")]}, "outbound[0].sources[0].sort"),
+        ({"sources": [Source(name="a", object="Account", children=[
+            ChildSource(name="c", object="OrderLine", parent_field="order_id", sort="foo(x)")])]},
+         "outbound[0].sources[0].children[0].sort"),
+        ({"elements": [Element(path="a", expression="ok"), Element(path="lines", each="lines", elements=[
+            Element(path="x", expression="a"), Element(path="amount", expression="cents(amount)")])]},
+         "outbound[0].elements[1].elements[1].expression"),
+    ],
+)
+def test_outbound_validation_names_the_bad_field(changes: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_integration(_integration(outbound=[_outbound(**changes)]))
+    assert caught.value.field == field
+
+
+def test_outbound_good_payload_passes_and_static_elements_are_not_compiled() -> None:
+    payload = _outbound(elements=[Element(path="note", source="static", value="{not a merge field((")])
+    validate_integration(_integration(outbound=[payload]))
+    validate_integration(_integration(outbound=[_outbound()]))
