@@ -1,0 +1,91 @@
+"""Retention: prune drops whole old segments, and the blobs only they referred to."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from payloads_tui.domain.models import HttpExchange, Job
+from payloads_tui.store.jobs import JobLog
+
+SEGMENT = 5
+DAY = 86400.0
+
+
+def add(log: JobLog, count: int, created: float, **fields: object) -> list[Job]:
+    jobs = []
+    for _ in range(count):
+        job = log.create("inbound", "acme", "Customers", "External API", **fields)
+        job.status = "Completed"
+        job.created = created
+        log.save(job)
+        jobs.append(job)
+    return jobs
+
+
+def segment_files(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in (tmp_path / "jobs").glob("seg-*"))
+
+
+def test_prune_by_age_drops_only_segments_wholly_older(tmp_path: Path) -> None:
+    now = time.time()
+    with JobLog(tmp_path, durable=False, segment_jobs=SEGMENT) as log:
+        old = add(log, 10, now - 40 * DAY)
+        log.settle()
+        recent = add(log, 12, now - 1 * DAY)
+        log.settle()
+        sealed_before = segment_files(tmp_path)
+        dropped = log.prune(max_age_days=30)
+        assert dropped == len(old)
+        assert log.total() == len(recent)
+        assert all(log.get(j.number) is None for j in old)
+        assert all(log.get(j.number) is not None for j in recent)
+        assert {j.number for j in log.newest(limit=100)} == {j.number for j in recent}
+        assert len(segment_files(tmp_path)) < len(sealed_before)
+        assert log.prune(max_age_days=30) == 0
+    with JobLog(tmp_path, durable=False, segment_jobs=SEGMENT) as reopened:
+        assert reopened.total() == len(recent)
+        assert reopened.get(old[0].number) is None
+        # Numbers of pruned jobs are still never handed out again.
+        assert int(reopened.new_number("inbound")[3:]) > recent[-1].seq
+
+
+def test_prune_by_count_keeps_at_most_max_jobs_dropping_oldest_whole_segments(tmp_path: Path) -> None:
+    with JobLog(tmp_path, durable=False, segment_jobs=SEGMENT) as log:
+        jobs = add(log, 31, time.time())
+        log.settle()
+        dropped = log.prune(max_jobs=12)
+        kept = log.total()
+        assert dropped + kept == len(jobs)
+        assert kept <= 12
+        kept_numbers = {j.number for j in log.newest("inbound", limit=100)}
+        assert kept_numbers == {j.number for j in jobs[-kept:]}  # the newest survive
+
+
+def test_a_late_update_of_a_pruned_job_is_dropped_not_resurrected(tmp_path: Path) -> None:
+    with JobLog(tmp_path, durable=False, segment_jobs=SEGMENT) as log:
+        old = add(log, 10, time.time() - 40 * DAY)
+        log.settle()
+        add(log, 3, time.time())
+        log.prune(max_age_days=30)
+        old[0].status = "Failed"
+        log.save(old[0])
+        assert log.get(old[0].number) is None
+        assert log.total() == 3
+
+
+def test_prune_deletes_blobs_only_pruned_jobs_referred_to(tmp_path: Path) -> None:
+    now = time.time()
+    with JobLog(tmp_path, durable=False, segment_jobs=SEGMENT, blob_threshold=64) as log:
+        only_old, shared = HttpExchange(), HttpExchange()
+        log.externalize(only_old, b"o" * 1000, "text/plain")
+        log.externalize(shared, b"s" * 1000, "text/plain")
+        assert only_old.body_blob and shared.body_blob
+        add(log, 4, now - 40 * DAY, request=only_old)
+        add(log, 1, now - 40 * DAY, request=shared)
+        log.settle()
+        add(log, 5, now, request=shared)
+        log.settle()
+        assert log.prune(max_age_days=30) == 5
+        assert not log.blobs.exists(only_old.body_blob)
+        assert log.blobs.exists(shared.body_blob)
