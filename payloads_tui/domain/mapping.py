@@ -460,22 +460,37 @@ def _merge_text(value: Any) -> str:
 
 
 def render_template(
-    text: str, context: Mapping[str, Any], variables: Mapping[str, str], *, url_encode: bool
+    text: str,
+    context: Mapping[str, Any],
+    variables: Mapping[str, str],
+    *,
+    url_encode: bool,
+    fields: Mapping[str, str] | None = None,
 ) -> str:
-    """Fill `{name}` placeholders: a variable of that name, else a JMESPath over `context`.
+    """Fill `{name}` placeholders: a URL element's value from `fields`, else a variable
+    of that name, else a JMESPath over `context`.
 
-    A merge field without a value raises `MappingError` naming it; with `url_encode`
-    each substituted value is percent-encoded (nothing left safe, so `/` is `%2F`).
+    A merge field without a value raises `MappingError` naming it. With `url_encode`,
+    values that come from data (fields and expressions) are percent-encoded with
+    nothing left safe (`/` is `%2F`); integration variables are configuration such as
+    `{base_url}` and go in as they are.
     """
     pieces: list[str] = []
     data = dict(context)
+    fields = fields or {}
     for is_field, part in _template_parts(text):
         if not is_field:
             pieces.append(part)
             continue
-        value = variables[part] if part in variables else compile_expression(part).evaluate(data)
+        from_config = part in variables and part not in fields
+        if part in fields:
+            value: Any = fields[part]
+        elif from_config:
+            value = variables[part]
+        else:
+            value = compile_expression(part).evaluate(data)
         if value is None or value == "":
             raise MappingError(f"the merge field {{{part}}} has no value; check the record or the variable")
         rendered = _merge_text(value)
-        pieces.append(quote(rendered, safe="") if url_encode else rendered)
+        pieces.append(quote(rendered, safe="") if url_encode and not from_config else rendered)
     return "".join(pieces)

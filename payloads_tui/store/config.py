@@ -259,11 +259,14 @@ class ConfigStore:
             self._record(candidate.slug, changes, new_schemas)
             return copy_model(candidate)
 
-    def save(self, integration: Integration, *, schemas: Sequence[ObjectSchema] = ()) -> Integration:
+    def save(
+        self, integration: Integration, *, schemas: Sequence[ObjectSchema] = (), history: bool = True
+    ) -> Integration:
         """Update an existing integration (matched by id); returns the stored copy.
 
         References to renamed parts follow them; then the result is validated. Adds new
-        object `schemas` in the same write.
+        object `schemas` in the same write. `history=False` is for the service's own
+        bookkeeping (an OAuth token it refreshed), which is not a user's change.
         """
         candidate = copy_model(integration)
         with self._lock:
@@ -284,7 +287,8 @@ class ConfigStore:
                 candidate.updated_at = now()
             integrations = {**self._integrations, candidate.id: candidate}
             self._commit(integrations, {**self._schemas, **{s.id: s for s in new_schemas}})
-            self._record(candidate.slug, changes, new_schemas)
+            if history:
+                self._record(candidate.slug, changes, new_schemas)
             return copy_model(candidate)
 
     def delete(self, slug: str) -> Integration:

@@ -41,3 +41,16 @@ def test_bad_or_missing_merge_fields_raise_naming_them(text: str, message: str) 
     with pytest.raises(MappingError) as caught:
         render_template(text, CONTEXT, {}, url_encode=True)
     assert message in str(caught.value)
+
+
+def test_variables_go_in_as_they_are_and_url_fields_are_encoded() -> None:
+    rendered = render_template(
+        "{base_url}/v1/customers/{customer}", {}, {"base_url": "http://127.0.0.1:12111"},
+        url_encode=True, fields={"customer": "cus 1/2"},
+    )
+    assert rendered == "http://127.0.0.1:12111/v1/customers/cus%201%2F2"
+
+
+def test_a_url_field_wins_over_a_variable_of_the_same_name() -> None:
+    rendered = render_template("{id}", {}, {"id": "config"}, url_encode=True, fields={"id": "a/b"})
+    assert rendered == "a%2Fb"
