@@ -1,0 +1,614 @@
+"""The `payloads` command: the console by default, and the commands around it.
+
+Every command takes `--data-dir` (also `PAYLOADS_HOME`). Errors of ours
+(`PayloadsError`) print one line `error: …` and exit 1; nothing prints a traceback
+for bad input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from payloads_tui import __version__
+from payloads_tui.domain.errors import PayloadsError
+from payloads_tui.settings import Settings, default_demo_home, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PASSPHRASE_ENV = "PAYLOADS_BUNDLE_PASSPHRASE"
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def reports_errors(func: F) -> F:
+    """Turn our errors into one clear line and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PayloadsError as exc:
+            fail(str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _store_data_dir(ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+    if value is not None:
+        ctx.ensure_object(dict)["data_dir"] = value
+    return value
+
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    expose_value=False,
+    is_eager=True,
+    callback=_store_data_dir,
+    help="Data directory (default: PAYLOADS_HOME, else the user data directory).",
+)
+
+
+def settings_from(ctx: click.Context, *, demo: bool = False, **overrides: Any) -> Settings:
+    """Settings for this invocation: file < environment < flags."""
+    data_dir = (ctx.find_root().obj or {}).get("data_dir")
+    if data_dir is None and demo and not os.environ.get("PAYLOADS_HOME"):
+        data_dir = default_demo_home()
+    return load_settings(home=data_dir, **overrides)
+
+
+def open_workspace(ctx: click.Context, *, read_only: bool = False, demo: bool = False) -> Any:
+    from payloads_tui.service.workspace import Workspace
+
+    return Workspace(settings_from(ctx, demo=demo), read_only=read_only)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="payloads")
+@data_dir_option
+@click.option("--no-service", is_flag=True, help="Open the console read-only, without the service.")
+@click.pass_context
+def main(ctx: click.Context, no_service: bool) -> None:
+    """Payloads console: run integrations between this machine and systems like Stripe.
+
+    With no command, opens the console on the data directory with the service running.
+    """
+    ctx.ensure_object(dict)
+    if ctx.invoked_subcommand is None:
+        open_console(ctx, demo=False, service=not no_service)
+
+
+def open_console(ctx: click.Context, *, demo: bool, service: bool) -> None:
+    """Open the Textual console; until it exists, show what the workspace holds."""
+    try:
+        from payloads_tui.tui.app import run_console  # type: ignore[attr-defined]
+    except ImportError:
+        with open_workspace(ctx, demo=demo, read_only=not service) as ws:
+            click.echo(f"Data directory: {ws.home}")
+            print_integrations(ws)
+        return
+    run_console(settings_from(ctx, demo=demo), service=service)
+
+
+def print_integrations(ws: Any) -> None:
+    integrations = ws.integrations()
+    if not integrations:
+        click.echo("No integrations yet. 'payloads demo' seeds the Stripe example; 'payloads import' loads a bundle.")
+        return
+    rows = [("SLUG", "NAME", "INBOUND", "OUTBOUND", "APIS", "EMAILS")]
+    for i in integrations:
+        rows.append((i.slug, i.name, str(len(i.inbound)), str(len(i.outbound)), str(len(i.apis)), str(len(i.emails))))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(widths[c]) for c, cell in enumerate(row)).rstrip())
+
+
+@main.command()
+@data_dir_option
+@click.option("--seed-only", is_flag=True, help="Seed the demo data directory and exit.")
+@click.pass_context
+@reports_errors
+def demo(ctx: click.Context, seed_only: bool) -> None:
+    """Seed the Stripe example (if empty) in the demo data directory, then open the console.
+
+    The demo keeps its own data directory (PAYLOADS_HOME when set, else one beside the
+    default data directory), so it never mixes with real integrations.
+    """
+    with open_workspace(ctx, demo=True) as ws:
+        seed = ws.seed_demo()
+        home = ws.home
+        if seed.seeded:
+            click.echo(f"Seeded the Stripe demo in {home} ({seed.records} records).")
+        else:
+            click.echo(f"Demo data directory {home} already holds integrations; left as it is.")
+        if seed_only:
+            print_integrations(ws)
+            return
+    open_console(ctx, demo=True, service=True)
+
+
+@main.command()
+@data_dir_option
+@click.pass_context
+@reports_errors
+def integrations(ctx: click.Context) -> None:
+    """List integrations with their payload counts."""
+    with open_workspace(ctx, read_only=True) as ws:
+        print_integrations(ws)
+
+
+def passphrase_for(action: str, *, confirm: bool) -> str:
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise click.UsageError(f"{action} needs a passphrase: set {PASSPHRASE_ENV} or run in a terminal")
+    return click.prompt("Bundle passphrase", hide_input=True, confirmation_prompt=confirm)
+
+
+@main.command("export")
+@data_dir_option
+@click.argument("name")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Bundle file (default NAME.json).")
+@click.option("--with-secrets", is_flag=True, help=f"Include secrets, encrypted under a passphrase ({PASSPHRASE_ENV} or a prompt).")
+@click.pass_context
+@reports_errors
+def export_cmd(ctx: click.Context, name: str, output: Path | None, with_secrets: bool) -> None:
+    """Export integration NAME (its slug) with all it holds to a JSON bundle."""
+    passphrase = passphrase_for("exporting secrets", confirm=True) if with_secrets else None
+    with open_workspace(ctx, read_only=True) as ws:
+        path = ws.export(name, output or Path(f"{name}.json"), passphrase=passphrase)
+    note = "with secrets (passphrase-encrypted)" if with_secrets else "without secrets"
+    click.echo(f"Exported {name} to {path} {note}.")
+
+
+@main.command("import")
+@data_dir_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--on-conflict", type=click.Choice(["skip", "replace", "rename"]), default="skip", show_default=True,
+              help="What to do when an integration with the same slug exists.")
+@click.pass_context
+@reports_errors
+def import_cmd(ctx: click.Context, file: Path, on_conflict: str) -> None:
+    """Import an integration bundle into this data directory."""
+    from payloads_tui.store.bundles import read_bundle
+
+    passphrase = passphrase_for("this bundle holds secrets and", confirm=False) if read_bundle(file).get("secrets") else None
+    with writable_workspace(ctx) as (ws, _attached):
+        result = ws.import_(file.resolve(), on_conflict=on_conflict, passphrase=passphrase)
+    if result.action == "skipped":
+        click.echo("An integration with that slug exists; skipped (use --on-conflict replace or rename).")
+        return
+    integration = result.integration
+    renamed = f" as {result.renamed_to}" if result.renamed_to else ""
+    click.echo(f"Imported {integration.name}{renamed} ({result.action}); {result.secrets_imported} secrets imported.")
+    if result.schemas_created:
+        click.echo(f"Object schemas created: {', '.join(result.schemas_created)}")
+    if result.secrets_missing:
+        click.echo(f"Secrets to set (the bundle left them out): {', '.join(result.secrets_missing)}")
+    if result.deactivated:
+        click.echo(f"Inactive until their secret is set: {', '.join(result.deactivated)}")
+
+
+@main.group()
+def key() -> None:
+    """Manage the secret key of the data directory."""
+
+
+@key.command("rotate")
+@data_dir_option
+@click.pass_context
+@reports_errors
+def key_rotate(ctx: click.Context) -> None:
+    """Re-encrypt every secret under a new key."""
+    with open_workspace(ctx) as ws:
+        count = ws.rotate_key()
+    click.echo(f"Re-encrypted {count} secrets under the new key.")
+
+
+@main.command("try")
+@data_dir_option
+@click.argument("integration")
+@click.argument("payload")
+@click.argument("file", type=click.File("rb"))
+@click.option("--content-type", help="Content-Type of the sample (default: the payload's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.pass_context
+@reports_errors
+def try_cmd(ctx: click.Context, integration: str, payload: str, file: Any, content_type: str | None, as_json: bool) -> None:
+    """Dry-run inbound PAYLOAD of INTEGRATION on FILE ('-' for stdin): print the planned writes."""
+    body = file.read()
+    with open_workspace(ctx, read_only=True) as ws:
+        outcome = ws.try_inbound(integration, payload, body, content_type=content_type)
+    if as_json:
+        import msgspec
+
+        click.echo(msgspec.json.encode({
+            "status": outcome.status, "error": outcome.error,
+            "records_processed": outcome.records_processed, "records_failed": outcome.records_failed,
+            "results": outcome.results,
+        }).decode())
+    else:
+        print_outcome(outcome)
+    sys.exit(0 if outcome.status != "Failed" else 1)
+
+
+def print_outcome(outcome: Any) -> None:
+    click.echo(f"{outcome.status}: {outcome.records_processed} planned, {outcome.records_failed} failed (dry run)")
+    if outcome.error:
+        click.echo(f"  error: {outcome.error}")
+    for r in outcome.results:
+        where = f"{r.target} #{r.item}"
+        if r.error:
+            click.echo(f"  ✗ {where}: {r.error}")
+            continue
+        click.echo(f"  {r.operation:<6} {where} → {r.record_id or ''}")
+        for field, value in (r.values or {}).items():
+            click.echo(f"      {field} = {value!r}")
+
+
+# --- the service and jobs ----------------------------------------------------------------
+
+
+def _job_row(job: Any) -> dict[str, Any]:
+    response = job.response
+    return {
+        "number": job.number,
+        "integration": job.integration,
+        "payload": job.payload,
+        "status": job.status,
+        "source": job.source,
+        "records_processed": job.records_processed,
+        "records_failed": job.records_failed,
+        "response_code": response.code if response else None,
+        "response_message": response.message if response else None,
+        "created": iso_time(job.created),
+        "modified": iso_time(job.modified),
+    }
+
+
+def iso_time(epoch: float | None) -> str | None:
+    from datetime import UTC, datetime
+
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def short_time(epoch: float) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def job_line(job: Any) -> str:
+    code = ""
+    if job.response is not None and job.response.code is not None:
+        message = job.response.message or ""
+        code = message if message.startswith(str(job.response.code)) else f"{job.response.code} {message}".strip()
+    counts = f"{job.records_processed} ok" + (f", {job.records_failed} failed" if job.records_failed else "")
+    detail = code if job.kind == "outbound" else counts
+    error = f"  {job.error}" if job.error and job.status == "Failed" else ""
+    return f"{job.number:<9} {short_time(job.modified)}  {job.status:<19} {job.integration}/{job.payload}  [{job.source}] {detail}{error}"
+
+
+#: `payloads serve` logs a job when it reaches one of these.
+LOGGED_STATUSES = frozenset({"Completed", "Partially Completed", "Failed", "Cancelled", "Retrying"})
+
+
+@contextlib.contextmanager
+def writable_workspace(ctx: click.Context) -> Iterator[tuple[Any, bool]]:
+    """(workspace, attached): this directory opened for writing, or the running service's.
+
+    When a service holds the lock, changes go through its control socket.
+    """
+    from payloads_tui.domain.errors import LockedError
+    from payloads_tui.service.remote import attach
+
+    try:
+        ws = open_workspace(ctx)
+    except LockedError:
+        remote = attach(settings_from(ctx))
+        if remote is None:
+            raise
+        with remote:
+            yield remote, True
+        return
+    with ws:
+        yield ws, False
+
+
+def with_executor(ws: Any, attached: bool, action: Callable[[], Awaitable[Any]]) -> Any:
+    """Run `action` with outbound execution available: the running service's, or our own."""
+    import asyncio
+
+    if attached:
+        return asyncio.run(action())
+    from payloads_tui.service.service import Service
+
+    async def go() -> Any:
+        service = Service(ws, http=None, smtp=None)
+        await service.start()
+        try:
+            return await action()
+        finally:
+            await service.stop()
+
+    return asyncio.run(go())
+
+
+@main.command()
+@data_dir_option
+@click.option("--http", "http", metavar="HOST:PORT", help="HTTP receiver address (default 127.0.0.1:8787, PAYLOADS_HTTP).")
+@click.option("--smtp", "smtp", metavar="HOST:PORT", help="SMTP receiver address (default 127.0.0.1:2525, PAYLOADS_SMTP).")
+@click.option("--sandbox", is_flag=True, help="Also start the local Stripe-like sandbox API.")
+@click.pass_context
+@reports_errors
+def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool) -> None:
+    """Run the service headless: HTTP and SMTP receivers and outbound execution."""
+    import asyncio
+    import logging
+    import signal
+
+    from payloads_tui.service.control import ControlServer
+    from payloads_tui.service.events import JobChanged
+    from payloads_tui.service.service import Service
+
+    settings = settings_from(ctx, http=http, smtp=smtp)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def run() -> None:
+        with open_workspace(ctx) as ws:
+            service = Service(ws, http=settings.http_address, smtp=settings.smtp_address, sandbox=sandbox)
+            control = ControlServer(ws)
+
+            printed: dict[str, str] = {}  # job number → last status logged (bounded)
+
+            def log_job(event: Any) -> None:
+                job = event.job if isinstance(event, JobChanged) else None
+                if job is None or job.status not in LOGGED_STATUSES or printed.get(job.number) == job.status:
+                    return
+                printed[job.number] = job.status
+                if len(printed) > 10_000:
+                    del printed[next(iter(printed))]
+                click.echo(job_line(job))
+
+            ws.events.subscribe(log_job)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await service.start()
+            await control.start()
+            try:
+                click.echo(f"Data directory {ws.home} (pid {os.getpid()})")
+                click.echo(f"HTTP receiver  {service.http_url}   External APIs at {service.http_url}/api/<integration>/<path>")
+                click.echo(f"SMTP receiver  {service.smtp_address}")
+                if getattr(service, "sandbox_url", None):
+                    click.echo(f"Sandbox        {service.sandbox_url}")
+                click.echo("Ctrl+C stops.")
+                await stop.wait()
+            finally:
+                click.echo("Stopping…")
+                await control.stop()
+                await service.stop()
+
+    asyncio.run(run())
+
+
+@main.command()
+@data_dir_option
+@click.argument("integration")
+@click.argument("payload")
+@click.option("--record", "records", multiple=True, metavar="ID", help="Only this record of the first source (repeatable).")
+@click.pass_context
+@reports_errors
+def run(ctx: click.Context, integration: str, payload: str, records: tuple[str, ...]) -> None:
+    """Run outbound PAYLOAD of INTEGRATION now and wait; exit 0 on success, else 1."""
+    import asyncio
+
+    from payloads_tui.domain.models import Job, from_data
+
+    record_ids = list(records) or None
+    with writable_workspace(ctx) as (ws, attached):
+        jobs = with_executor(ws, attached, lambda: ws.run_outbound(
+            integration, payload, record_ids=record_ids, source="CLI", wait=True))
+    if not jobs:
+        click.echo("Nothing to send: the payload's sources matched no records.")
+    for job in jobs:
+        click.echo(job_line(job))
+    sys.exit(0 if all(j.status == "Completed" for j in jobs) else 1)
+
+
+@main.group(invoke_without_command=True)
+@data_dir_option
+@click.option("--integration", help="Only jobs of this integration (slug).")
+@click.option("--status", "statuses", multiple=True, help="Only jobs with this status (repeatable), e.g. Failed.")
+@click.option("--kind", type=click.Choice(["inbound", "outbound"]), help="Only inbound or outbound jobs.")
+@click.option("--payload", help="Only jobs of this payload.")
+@click.option("--text", help="Only jobs whose number, payload, status, source or error contains this.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--follow", is_flag=True, help="Keep printing jobs as they arrive and change.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per job.")
+@click.pass_context
+@reports_errors
+def jobs(ctx: click.Context, integration: str | None, statuses: tuple[str, ...], kind: str | None,
+         payload: str | None, text: str | None, limit: int, follow: bool, as_json: bool) -> None:
+    """List jobs, newest first (subcommands: show, retry, replay, prune)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import msgspec
+
+    def emit(job: Any) -> None:
+        if as_json:
+            click.echo(msgspec.json.encode(_job_row(job)).decode())
+        else:
+            click.echo(job_line(job))
+
+    with open_workspace(ctx, read_only=True) as ws:
+        found = ws.newest_jobs(kind, integration=integration, statuses=statuses or None, payload=payload,
+                               text=text, limit=limit)
+        for job in reversed(found) if follow else found:
+            emit(job)
+        if follow:
+            follow_jobs(ws, emit, integration=integration, statuses=set(statuses), kind=kind, payload=payload)
+
+
+def follow_jobs(ws: Any, emit: Callable[[Any], None], *, integration: str | None, statuses: set[str],
+                kind: str | None, payload: str | None) -> None:
+    """Print job events from the running service until Ctrl+C."""
+    import asyncio
+
+    from payloads_tui.service.control import ControlClient
+    from payloads_tui.service.events import JobChanged
+
+    client = ControlClient(ws.home)
+    if not client.available():
+        raise click.ClickException("--follow needs a running service on this data directory ('payloads serve')")
+
+    def deliver(event: Any) -> None:
+        if not isinstance(event, JobChanged):
+            return
+        job = event.job
+        if integration and job.integration != integration or kind and job.kind != kind:
+            return
+        if payload and job.payload != payload or statuses and job.status not in statuses:
+            return
+        emit(job)
+
+    try:
+        asyncio.run(client.events(deliver))
+    except KeyboardInterrupt:
+        pass
+
+
+@jobs.command("show")
+@data_dir_option
+@click.argument("number")
+@click.option("--json", "as_json", is_flag=True, help="The whole job as JSON.")
+@click.pass_context
+@reports_errors
+def jobs_show(ctx: click.Context, number: str, as_json: bool) -> None:
+    """Show one job: status, request, response, records, attempts, links."""
+    with open_workspace(ctx, read_only=True) as ws:
+        job = ws.job(number)
+        if as_json:
+            import msgspec
+
+            click.echo(msgspec.json.encode(job).decode())
+            return
+        click.echo(format_job(ws, job))
+
+
+def format_job(ws: Any, job: Any) -> str:
+    lines = [f"{job.number}  {job.status}  {job.integration} / {job.payload}  (source: {job.source})",
+             f"created {iso_time(job.created)}   modified {iso_time(job.modified)}"]
+    if job.error:
+        lines.append(f"error: {job.error}")
+    if job.timings:
+        lines.append("timings: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in job.timings.items()))
+    for title, exchange, which in (("request", job.request, "request"), ("response", job.response, "response")):
+        if exchange is None:
+            continue
+        head = f"{exchange.method} {exchange.url}".strip() if title == "request" else f"{exchange.code or ''} {exchange.message}".strip()
+        lines.append(f"--- {title}: {head}")
+        for name, value in exchange.headers.items():
+            lines.append(f"{name}: {value}")
+        body = ws.job_body(job, which)
+        if body:
+            text = body.decode("utf-8", "replace")
+            lines.append("")
+            lines.append(text if len(text) <= 4000 else text[:4000] + f"\n… ({len(body)} bytes in all)")
+    if job.results:
+        lines.append(f"--- records: {job.records_processed} ok, {job.records_failed} failed")
+        for r in job.results:
+            lines.append(f"  {'✗' if r.error else '✓'} {r.target} #{r.item} {r.operation} {r.record_id or ''} {r.error or ''}".rstrip())
+    if job.attempts:
+        lines.append("--- attempts")
+        for a in job.attempts:
+            lines.append(f"  #{a.number} {iso_time(a.started)} {a.response_code or ''} {a.error or ''}".rstrip())
+    links = job.links
+    related = [("from", links.parent), ("original", links.original)]
+    related += [("started", c) for c in links.children] + [("rerun", r) for r in links.reruns]
+    if any(n for _, n in related):
+        lines.append("--- links: " + ", ".join(f"{k} {n}" for k, n in related if n))
+    return "\n".join(lines)
+
+
+def _rerun(ctx: click.Context, number: str, op: str) -> None:
+    with writable_workspace(ctx) as (ws, attached):
+        method = ws.retry_job if op == "retry" else ws.replay_job
+        job = with_executor(ws, attached, lambda: method(number, wait=True))
+    click.echo(job_line(job))
+    sys.exit(0 if job.status in ("Completed", "Partially Completed") else 1)
+
+
+@jobs.command("retry")
+@data_dir_option
+@click.argument("number")
+@click.pass_context
+@reports_errors
+def jobs_retry(ctx: click.Context, number: str) -> None:
+    """Run a job again, rebuilt from its payload and the current records."""
+    _rerun(ctx, number, "retry")
+
+
+@jobs.command("replay")
+@data_dir_option
+@click.argument("number")
+@click.pass_context
+@reports_errors
+def jobs_replay(ctx: click.Context, number: str) -> None:
+    """Resend exactly what a job logged (its request or body)."""
+    _rerun(ctx, number, "replay")
+
+
+@jobs.command("prune")
+@data_dir_option
+@click.option("--days", type=float, help="Drop jobs older than this many days (default: the retention setting).")
+@click.option("--keep", type=int, help="Keep at most this many jobs (default: the retention setting).")
+@click.pass_context
+@reports_errors
+def jobs_prune(ctx: click.Context, days: float | None, keep: int | None) -> None:
+    """Drop old jobs (whole segments of the log) by age and count."""
+    settings = settings_from(ctx)
+    days = days if days is not None else (settings.limits.retention_days or None)
+    keep = keep if keep is not None else (settings.limits.retention_jobs or None)
+    with writable_workspace(ctx) as (ws, _attached):
+        dropped = ws.prune_jobs(max_age_days=days, max_jobs=keep)
+    click.echo(f"Dropped {dropped} jobs.")
+
+
+@main.command("send-email")
+@data_dir_option
+@click.option("--to", "to", multiple=True, required=True, help="Recipient address (repeatable).")
+@click.option("--from", "sender", default="developer@localhost", show_default=True)
+@click.option("--subject", default="Test from payloads", show_default=True)
+@click.option("--body", help="Text of the message.")
+@click.option("--file", "body_file", type=click.File("r"), help="Read the text from this file ('-' for stdin).")
+@click.option("--attach", "attachments", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--smtp", "smtp", metavar="HOST:PORT", help="SMTP receiver to send to (default: the configured one).")
+@click.pass_context
+@reports_errors
+def send_email(ctx: click.Context, to: tuple[str, ...], sender: str, subject: str, body: str | None,
+               body_file: Any, attachments: tuple[Path, ...], smtp: str | None) -> None:
+    """Send a test email to the local SMTP receiver."""
+    from payloads_tui.service.mail import send_email as deliver
+
+    if body is not None and body_file is not None:
+        raise click.UsageError("give --body or --file, not both")
+    text = body_file.read() if body_file is not None else (body if body is not None else "Hello from payloads.")
+    host, port = settings_from(ctx, smtp=smtp).smtp_address
+    reply = deliver(host, port, to=list(to), sender=sender, subject=subject, body=text, attachments=list(attachments))
+    click.echo(f"Sent to {', '.join(to)} via {host}:{port}: {reply}")

@@ -1,0 +1,12 @@
+"""Service events, re-exported for the UI (which may not import the engine layer)."""
+
+from payloads_tui.engine.events import (
+    AuthRejected,
+    ConfigChanged,
+    Event,
+    EventBus,
+    JobChanged,
+    ServiceChanged,
+)
+
+__all__ = ["AuthRejected", "ConfigChanged", "Event", "EventBus", "JobChanged", "ServiceChanged"]

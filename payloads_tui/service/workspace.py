@@ -1,0 +1,338 @@
+"""`Workspace`: a data directory opened — the one object the TUI and the CLI talk to.
+
+It owns the stores (configuration, records, history, jobs), the vault and the writer
+lock, and offers every operation the UI needs in the user's terms. A workspace opened
+`read_only` takes no lock and refuses changes, so `payloads jobs` and friends work
+while a service runs on the same directory.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any, Literal
+
+from payloads_tui.domain.errors import NotFoundError, PayloadsError, ServiceError, ValidationError
+from payloads_tui.domain.models import (
+    HistoryEntry,
+    InboundPayload,
+    Integration,
+    Job,
+    JobKind,
+    ObjectSchema,
+)
+from payloads_tui.domain.signatures import generate_token, hash_token
+from payloads_tui.engine.events import ConfigChanged, EventBus
+from payloads_tui.engine.inbound import InboundOutcome, InboundProcessor
+from payloads_tui.settings import Settings
+from payloads_tui.store.bundles import ImportResult, export_bundle, import_bundle, read_bundle, write_bundle
+from payloads_tui.store.config import ConfigStore
+from payloads_tui.store.demo import DemoSeed, seed_demo
+from payloads_tui.store.history import HistoryLog
+from payloads_tui.store.jobs import JobLog
+from payloads_tui.store.lock import DataDirLock
+from payloads_tui.store.records import RecordStore
+from payloads_tui.store.storage import ensure_private_dir
+from payloads_tui.store.vault import Vault
+
+ConflictPolicy = Literal["skip", "replace", "rename"]
+
+
+class ReadOnlyError(PayloadsError):
+    """A change was asked of a workspace opened read-only."""
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - getpass raises several kinds when no user is known
+        return "unknown"
+
+
+class Workspace:
+    """A data directory opened for the console, the CLI or the service."""
+
+    def __init__(self, settings: Settings, *, read_only: bool = False) -> None:
+        self.settings = settings
+        self.home = Path(settings.home)
+        self.read_only = read_only
+        self.events = EventBus()
+        self._lock: DataDirLock | None = None
+        if read_only and not self.home.is_dir():
+            raise NotFoundError(f"no data directory at {self.home}; run 'payloads demo' or set PAYLOADS_HOME")
+        ensure_private_dir(self.home)
+        if not read_only:
+            self._lock = DataDirLock(self.home)
+            self._lock.acquire()
+        try:
+            self.user = current_user()
+            self.vault = Vault(self.home)
+            self.history_log = HistoryLog(self.home)
+            self.config = ConfigStore(self.home, self.history_log, user=self.user)
+            self.records = RecordStore(self.home)
+            self.jobs = JobLog(self.home, blob_threshold=settings.limits.blob_threshold)
+            self.inbound = InboundProcessor(self.records, self.config.schema)
+        except BaseException:
+            self.close()
+            raise
+
+    # --- life cycle --------------------------------------------------------------------
+
+    def close(self) -> None:
+        for name in ("jobs", "records", "config", "history_log"):
+            store = getattr(self, name, None)
+            if store is not None:
+                store.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError(
+                "this console is read-only (opened with --no-service or while a service runs); "
+                "make changes in the console that runs the service"
+            )
+
+    # --- integrations and schemas ------------------------------------------------------
+
+    def integrations(self) -> list[Integration]:
+        return self.config.integrations()
+
+    def integration(self, slug: str) -> Integration:
+        return self.config.get(slug)
+
+    def create_integration(self, integration: Integration) -> Integration:
+        self._writable()
+        created = self.config.create(integration)
+        self.events.publish(ConfigChanged(created.slug, "create"))
+        return created
+
+    def save_integration(self, integration: Integration) -> Integration:
+        self._writable()
+        saved = self.config.save(integration)
+        self.events.publish(ConfigChanged(saved.slug, "update"))
+        return saved
+
+    def delete_integration(self, slug: str) -> Integration:
+        self._writable()
+        deleted = self.config.delete(slug)
+        self.events.publish(ConfigChanged(slug, "delete"))
+        return deleted
+
+    def schemas(self) -> list[ObjectSchema]:
+        return self.config.schemas()
+
+    def save_schema(self, schema: ObjectSchema) -> ObjectSchema:
+        self._writable()
+        saved = self.config.save_schema(schema)
+        self.events.publish(ConfigChanged(None, "update"))
+        return saved
+
+    def history(self, integration: str | None = None, text: str | None = None, limit: int = 500) -> list[HistoryEntry]:
+        return self.history_log.entries(integration=integration, text=text, limit=limit)
+
+    # --- secrets -----------------------------------------------------------------------
+
+    def encrypt(self, plaintext: str) -> str:
+        """Vault ciphertext for a secret typed into a form."""
+        return self.vault.encrypt(plaintext)
+
+    def new_api_token(self) -> tuple[str, str]:
+        """A fresh External API token and its stored hash; the token is shown once."""
+        token = generate_token()
+        return token, hash_token(token)
+
+    def reveal_secret(self, slug: str, credential: str, field: str) -> str:
+        """Plaintext of a credential secret; the reveal is written to history."""
+        integration = self.config.get(slug)
+        cred = integration.credential(credential)
+        if cred is None:
+            raise NotFoundError(f"integration {slug!r} has no credential {credential!r}")
+        if field not in cred.secrets:
+            raise NotFoundError(f"credential {credential!r} has no secret {field!r}")
+        plaintext = self.vault.decrypt(cred.secrets[field])
+        self.history_log.record(
+            [HistoryEntry(user=self.user, action="reveal", integration=slug, kind="credential", name=credential,
+                          changes=[])]
+        )
+        return plaintext
+
+    def rotate_key(self) -> int:
+        """Re-encrypt every secret under a new key; returns how many."""
+        self._writable()
+        return self.vault.rotate(self.config.reencrypt)
+
+    # --- bundles -----------------------------------------------------------------------
+
+    def export(self, slug: str, path: Path, *, passphrase: str | None = None) -> Path:
+        bundle = export_bundle(self.config, self.vault, slug, passphrase=passphrase)
+        write_bundle(path, bundle)
+        return path
+
+    def import_(self, path: Path, *, on_conflict: ConflictPolicy = "skip", passphrase: str | None = None) -> ImportResult:
+        return self.import_data(read_bundle(path), on_conflict=on_conflict, passphrase=passphrase)
+
+    def import_data(self, bundle: dict[str, Any], *, on_conflict: ConflictPolicy = "skip",
+                    passphrase: str | None = None) -> ImportResult:
+        self._writable()
+        result = import_bundle(self.config, self.vault, bundle, on_conflict=on_conflict, passphrase=passphrase)
+        if result.integration is not None:
+            self.events.publish(ConfigChanged(result.integration.slug, "import"))
+        return result
+
+    # --- demo --------------------------------------------------------------------------
+
+    def seed_demo(self) -> DemoSeed:
+        self._writable()
+        return seed_demo(self.config, self.records, self.vault)
+
+    # --- records -----------------------------------------------------------------------
+
+    def record_objects(self) -> list[str]:
+        return sorted(set(self.records.objects()) | {s.name for s in self.config.schemas()})
+
+    def list_records(self, obj: str, *, limit: int | None = 200, offset: int = 0) -> list[dict[str, Any]]:
+        return self.records.query(obj, sort="updated_at", descending=True, limit=limit, offset=offset)
+
+    # --- inbound -----------------------------------------------------------------------
+
+    def inbound_payload(self, slug: str, name: str) -> tuple[Integration, InboundPayload]:
+        integration = self.config.get(slug)
+        payload = integration.inbound_payload(name)
+        if payload is None:
+            known = ", ".join(p.name for p in integration.inbound) or "none"
+            raise NotFoundError(f"integration {slug!r} has no inbound payload {name!r} (it has: {known})")
+        return integration, payload
+
+    def credential_value(self, integration: Integration) -> Callable[[str, str], str]:
+        """Reads a credential field for mappings that take values from a credential."""
+
+        def read(credential: str, field: str) -> str:
+            cred = integration.credential(credential)
+            if cred is None:
+                raise NotFoundError(f"no credential named {credential!r}")
+            if field in cred.secrets:
+                return self.vault.decrypt(cred.secrets[field])
+            if field in cred.fields:
+                return cred.fields[field]
+            raise ValidationError(f"credential {credential!r} has no field {field!r}")
+
+        return read
+
+    def try_inbound(
+        self,
+        slug: str,
+        payload: str | InboundPayload,
+        body: bytes,
+        *,
+        content_type: str | None = None,
+    ) -> InboundOutcome:
+        """Dry run: what `body` would write, without touching the store."""
+        if isinstance(payload, str):
+            integration, payload = self.inbound_payload(slug, payload)
+        else:
+            integration = self.config.get(slug)
+        return self.inbound.run_body(
+            integration, payload, body, content_type=content_type, dry_run=True,
+            credential_value=self.credential_value(integration),
+        )
+
+    # --- jobs --------------------------------------------------------------------------
+
+    def job(self, number: str) -> Job:
+        job = self.jobs.get(number.upper())
+        if job is None:
+            raise NotFoundError(f"no job {number}")
+        return job
+
+    def newest_jobs(
+        self,
+        kind: JobKind | None = None,
+        *,
+        integration: str | None = None,
+        statuses: Collection[str] | None = None,
+        payload: str | None = None,
+        text: str | None = None,
+        limit: int = 100,
+        before: str | None = None,
+    ) -> list[Job]:
+        return self.jobs.newest(
+            kind, integration=integration, statuses=statuses, payload=payload, text=text, limit=limit, before=before
+        )
+
+    def prune_jobs(self, *, max_age_days: float | None = None, max_jobs: int | None = None) -> int:
+        """Drop old jobs (whole segments) by age and count; returns how many were dropped."""
+        self._writable()
+        return self.jobs.prune(max_age_days=max_age_days, max_jobs=max_jobs)
+
+    def job_counts(self, *, integration: str | None = None, kind: JobKind | None = None,
+                   since: float | None = None) -> dict[str, int]:
+        return self.jobs.counts(integration=integration, kind=kind, since=since)
+
+    def job_body(self, job: Job, which: Literal["request", "response"]) -> bytes | None:
+        """The full logged body of a job's request or response (from a blob if large)."""
+        exchange = job.request if which == "request" else job.response
+        return None if exchange is None else self.jobs.body_of(exchange)
+
+    # --- actions that need the running service ---------------------------------------
+
+    service: Any = None  # set by `Service` while it runs on this workspace
+
+    def _service(self) -> Any:
+        if self.service is None:
+            raise ServiceError(
+                "the service is not running in this console (opened with --no-service?); "
+                "start it with 'payloads' or 'payloads serve'"
+            )
+        return self.service
+
+    def service_status(self) -> dict[str, Any]:
+        """{running, http, smtp, queued, running_jobs, retrying} for the highlights panel."""
+        if self.service is None:
+            return {"running": False, "http": None, "smtp": None, "queued": 0, "running_jobs": 0, "retrying": 0}
+        return self.service.status()
+
+    def api_url(self, slug: str, path: str) -> str:
+        """Full URL of an External API (with the configured address when the service is off)."""
+        if self.service is not None:
+            return self.service.api_url(slug, path)
+        host, port = self.settings.http_address
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{port}/api/{slug}/{path}"
+
+    async def run_outbound(self, slug: str, payload: str, *, record_ids: list[str] | None = None,
+                           source: str = "Console", wait: bool = False) -> list[Job]:
+        self._writable()
+        return await self._service().executor.run_outbound(
+            slug, payload, record_ids=record_ids, source=source, wait=wait)
+
+    async def run_inbound(self, slug: str, payload: str, body: bytes, *, content_type: str | None = None,
+                          source: str = "Console", wait: bool = False) -> Job:
+        self._writable()
+        return await self._service().executor.run_inbound(
+            slug, payload, body, content_type=content_type, source=source, wait=wait)
+
+    async def retry_job(self, number: str, *, wait: bool = False) -> Job:
+        self._writable()
+        return await self._service().executor.retry(number.upper(), wait=wait)
+
+    async def replay_job(self, number: str, *, wait: bool = False) -> Job:
+        self._writable()
+        return await self._service().executor.replay(number.upper(), wait=wait)
+
+    async def send_test_email(self, *, to: list[str], sender: str, subject: str, body: str,
+                              attachments: list[Path] | None = None) -> str:
+        """Send an email through the local SMTP receiver; returns the server's reply."""
+        from payloads_tui.service.mail import send_email_async
+
+        host, port = self._service().smtp_host_port
+        return await send_email_async(host, port, to=to, sender=sender, subject=subject, body=body,
+                                      attachments=attachments or [])

@@ -1,0 +1,194 @@
+"""The `payloads` command as a user runs it: demo, integrations, export/import, key rotate, try."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from payloads_tui.cli import main
+from payloads_tui.settings import load_settings
+from payloads_tui.service.workspace import Workspace
+from payloads_tui.store.demo import (
+    CHECKOUT_WEBHOOK,
+    CUSTOMER_WEBHOOK,
+    BILLING_EMAIL,
+    DEMO_API_TOKEN,
+    DEMO_STRIPE_KEY,
+    DEMO_WEBHOOK_SECRET,
+)
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+PLAINTEXT_SECRETS = [DEMO_STRIPE_KEY, DEMO_WEBHOOK_SECRET]
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    for name in list(os.environ):
+        if name.startswith("PAYLOADS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PAYLOADS_CONFIG", str(tmp_path / "no-settings.toml"))
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str, env: dict[str, str] | None = None, input: str | None = None):
+    return runner.invoke(main, list(args), env=env, input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def demo_dir(runner: CliRunner, tmp_path: Path) -> Path:
+    home = tmp_path / "demo"
+    result = invoke(runner, "--data-dir", str(home), "demo", "--seed-only")
+    assert result.exit_code == 0, result.output
+    return home
+
+
+def all_bytes(root: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and not p.is_socket())
+
+
+def test_demo_seeds_once_and_lists(runner: CliRunner, demo_dir: Path) -> None:
+    again = invoke(runner, "demo", "--seed-only", "--data-dir", str(demo_dir))
+    assert "already holds integrations" in again.output
+    listed = invoke(runner, "integrations", "--data-dir", str(demo_dir))
+    assert listed.exit_code == 0
+    row = next(line for line in listed.output.splitlines() if line.startswith("stripe"))
+    assert row.split()[1:] == ["Stripe", "5", "3", "3", "1"]
+
+
+def test_demo_uses_payloads_home(runner: CliRunner, tmp_path: Path) -> None:
+    home = tmp_path / "from-env"
+    result = invoke(runner, "demo", "--seed-only", env={"PAYLOADS_HOME": str(home)})
+    assert result.exit_code == 0 and str(home) in result.output
+    assert (home / "config.json").is_file()
+
+
+def test_data_directory_is_private_and_holds_no_plaintext_secret(demo_dir: Path) -> None:
+    assert stat.S_IMODE(demo_dir.stat().st_mode) == 0o700
+    for path in demo_dir.rglob("*"):
+        if path.is_file():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    data = all_bytes(demo_dir)
+    for secret in PLAINTEXT_SECRETS + [DEMO_API_TOKEN]:
+        assert secret.encode() not in data
+
+
+def test_version(runner: CliRunner) -> None:
+    from payloads_tui import __version__
+
+    assert __version__ in invoke(runner, "--version").output
+
+
+def test_export_import_round_trip_without_secrets(runner: CliRunner, demo_dir: Path, tmp_path: Path) -> None:
+    bundle = tmp_path / "stripe.json"
+    result = invoke(runner, "export", "stripe", "-o", str(bundle), "--data-dir", str(demo_dir))
+    assert result.exit_code == 0, result.output
+    text = bundle.read_text()
+    for secret in PLAINTEXT_SECRETS:
+        assert secret not in text
+    data = json.loads(text)
+    assert data["format"] == "payloads-bundle" and data["version"] == 1
+
+    other = tmp_path / "prod"
+    imported = invoke(runner, "import", str(bundle), "--data-dir", str(other))
+    assert imported.exit_code == 0, imported.output
+    assert "Imported Stripe" in imported.output
+    again = invoke(runner, "import", str(bundle), "--data-dir", str(other))
+    assert "skipped" in again.output
+    renamed = invoke(runner, "import", str(bundle), "--on-conflict", "rename", "--data-dir", str(other))
+    assert "stripe-2" in renamed.output
+    listed = invoke(runner, "integrations", "--data-dir", str(other)).output
+    assert "stripe-2" in listed
+
+
+def test_export_with_secrets_needs_and_uses_the_passphrase(runner: CliRunner, demo_dir: Path, tmp_path: Path) -> None:
+    bundle = tmp_path / "secret.json"
+    env = {"PAYLOADS_BUNDLE_PASSPHRASE": "correct horse battery staple"}
+    result = invoke(runner, "export", "stripe", "-o", str(bundle), "--with-secrets", "--data-dir", str(demo_dir), env=env)
+    assert result.exit_code == 0, result.output
+    assert DEMO_STRIPE_KEY not in bundle.read_text()
+
+    other = tmp_path / "other"
+    wrong = runner.invoke(main, ["import", str(bundle), "--data-dir", str(other)],
+                          env={"PAYLOADS_BUNDLE_PASSPHRASE": "wrong"})
+    assert wrong.exit_code == 1 and "passphrase" in wrong.output
+    assert not (other / "config.json").exists() or "stripe" not in (other / "config.json").read_text()
+
+    ok = invoke(runner, "import", str(bundle), "--data-dir", str(other), env=env)
+    assert ok.exit_code == 0, ok.output
+    with Workspace(load_settings(home=other)) as ws:
+        assert ws.reveal_secret("stripe", "Stripe Secret Key", "token") == DEMO_STRIPE_KEY
+
+
+def test_import_refuses_a_bad_bundle_with_the_place(runner: CliRunner, demo_dir: Path, tmp_path: Path) -> None:
+    bundle = tmp_path / "bad.json"
+    bundle.write_text(json.dumps({"format": "payloads-bundle", "version": 99, "integration": {}}))
+    before = all_bytes(demo_dir)
+    result = runner.invoke(main, ["import", str(bundle), "--data-dir", str(demo_dir)])
+    assert result.exit_code == 1
+    assert result.output.startswith("error:") and "version" in result.output
+    assert "Traceback" not in result.output
+    assert all_bytes(demo_dir) == before
+
+
+def test_key_rotate_keeps_every_secret(runner: CliRunner, demo_dir: Path) -> None:
+    old_key = (demo_dir / "secret.key").read_bytes()
+    result = invoke(runner, "key", "rotate", "--data-dir", str(demo_dir))
+    assert result.exit_code == 0, result.output
+    assert "Re-encrypted 3 secrets" in result.output
+    assert (demo_dir / "secret.key").read_bytes() != old_key
+    with Workspace(load_settings(home=demo_dir)) as ws:
+        assert ws.reveal_secret("stripe", "Stripe Secret Key", "token") == DEMO_STRIPE_KEY
+
+
+def test_a_second_writer_is_refused_with_the_holders_pid(runner: CliRunner, demo_dir: Path) -> None:
+    with Workspace(load_settings(home=demo_dir)):
+        result = runner.invoke(main, ["key", "rotate", "--data-dir", str(demo_dir)])
+    assert result.exit_code == 1
+    assert f"process {os.getpid()}" in result.output
+
+
+@pytest.mark.parametrize(
+    ("payload", "fixture", "expected"),
+    [
+        (CUSTOMER_WEBHOOK, "stripe/customer.created.json", ["insert Account #0"]),
+        (CUSTOMER_WEBHOOK, "stripe/customer.updated.json", ["Account #0"]),
+        (CHECKOUT_WEBHOOK, "stripe/checkout.session.completed.json",
+         ["update Order #0 → ord_2024_0042", "insert Lines #0", "insert Lines #2"]),
+        (BILLING_EMAIL, "order-confirmation.eml", ["Task #0", "attachments = 2"]),
+    ],
+)
+def test_try_prints_the_planned_writes(runner: CliRunner, demo_dir: Path, payload: str, fixture: str,
+                                       expected: list[str]) -> None:
+    result = invoke(runner, "try", "stripe", payload, str(FIXTURES / fixture), "--data-dir", str(demo_dir))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Completed")
+    for text in expected:
+        assert text in result.output
+    assert not (demo_dir / "records" / "OrderLine.json").exists()  # a dry run writes nothing
+
+
+def test_try_reports_where_a_body_is_broken(runner: CliRunner, demo_dir: Path) -> None:
+    result = runner.invoke(main, ["try", "stripe", CUSTOMER_WEBHOOK, str(FIXTURES / "bad.json"),
+                                  "--data-dir", str(demo_dir)])
+    assert result.exit_code == 1
+    assert "Failed" in result.output and "line" in result.output and "column" in result.output
+
+
+def test_try_names_an_unknown_payload(runner: CliRunner, demo_dir: Path) -> None:
+    result = runner.invoke(main, ["try", "stripe", "Nope", str(FIXTURES / "ping.txt"), "--data-dir", str(demo_dir)])
+    assert result.exit_code == 1
+    assert "no inbound payload 'Nope'" in result.output and CUSTOMER_WEBHOOK in result.output
+
+
+def test_console_script_runs_as_a_process(demo_dir: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "payloads_tui", "--data-dir", str(demo_dir), "integrations"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "stripe" in result.stdout
