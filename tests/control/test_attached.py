@@ -1,0 +1,159 @@
+"""Other processes attach to a running `payloads serve` through its control socket.
+
+A real `payloads serve` subprocess owns the data directory; the CLI and a
+`RemoteWorkspace` in the test change things only through it, and read its jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from payloads_tui.domain.signatures import stripe_signature_header
+from payloads_tui.service.events import JobChanged
+from payloads_tui.service.remote import RemoteWorkspace, attach
+from payloads_tui.settings import load_settings
+from payloads_tui.store.demo import CUSTOMER_GET_ALL, CUSTOMER_WEBHOOK, DEMO_EMAIL, DEMO_WEBHOOK_SECRET
+
+
+@dataclass
+class Served:
+    home: Path
+    process: subprocess.Popen[str]
+    http_url: str
+    smtp: str
+    sandbox_url: str
+
+
+def cli(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLOADS_")}
+    env["PAYLOADS_CONFIG"] = str(home.parent / "none.toml")
+    return subprocess.run([sys.executable, "-m", "payloads_tui", "--data-dir", str(home), *args],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    home = tmp_path / "home"
+    assert cli(home, "demo", "--seed-only").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLOADS_")}
+    env["PAYLOADS_CONFIG"] = str(tmp_path / "none.toml")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "payloads_tui", "--data-dir", str(home), "serve",
+         "--http", "127.0.0.1:0", "--smtp", "127.0.0.1:0", "--sandbox"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 30
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "Ctrl+C stops" in line:
+            break
+    text = "".join(lines)
+    http_url = re.search(r"HTTP receiver\s+(\S+)", text)
+    smtp = re.search(r"SMTP receiver\s+(\S+)", text)
+    sandbox = re.search(r"Sandbox\s+(\S+)", text)
+    assert http_url and smtp and sandbox, text
+    yield Served(home, process, http_url.group(1), smtp.group(1), sandbox.group(1))
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def point_demo_at_sandbox(served: Served) -> RemoteWorkspace:
+    remote = attach(load_settings(home=served.home))
+    assert remote is not None
+    integration = remote.integration("stripe")
+    integration.variables["base_url"] = served.sandbox_url
+    remote.save_integration(integration)
+    return remote
+
+
+def test_cli_changes_go_through_the_running_service(served: Served) -> None:
+    remote = point_demo_at_sandbox(served)
+    assert remote.pid == served.process.pid
+    assert any(e.action == "update" and e.kind == "integration" for e in remote.history("stripe"))
+
+    ran = cli(served.home, "run", "stripe", CUSTOMER_GET_ALL)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert re.search(r"OUT-1\s.*Completed", ran.stdout)
+
+    listed = [json.loads(line) for line in cli(served.home, "jobs", "--json").stdout.splitlines()]
+    by_number = {j["number"]: j for j in listed}
+    assert by_number["OUT-1"]["response_message"] == "200 OK"
+    assert by_number["IN-1"]["source"] == "Response Handler" and by_number["IN-1"]["status"] == "Completed"
+
+    retried = cli(served.home, "jobs", "retry", "OUT-1")
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    number = retried.stdout.split()[0]
+    shown = json.loads(cli(served.home, "jobs", "show", number, "--json").stdout)
+    assert shown["source"] == "Retry" and shown["links"]["original"] == "OUT-1"
+
+    refused = cli(served.home, "key", "rotate")
+    assert refused.returncode == 1
+    assert f"process {served.process.pid}" in refused.stderr
+
+    sent = cli(served.home, "send-email", "--smtp", served.smtp, "--to", DEMO_EMAIL, "--subject", "Invoice overdue")
+    assert sent.returncode == 0 and "queued as IN-" in sent.stdout
+
+    socket_file = served.home / "control.sock"
+    assert stat.S_IMODE(socket_file.stat().st_mode) == 0o600
+    served.process.send_signal(signal.SIGTERM)
+    assert served.process.wait(20) == 0
+    assert not socket_file.exists()
+    assert cli(served.home, "key", "rotate").returncode == 0  # the lock was released
+
+
+def test_attached_workspace_sees_jobs_live(served: Served) -> None:
+    remote = point_demo_at_sandbox(served)
+    body = json.dumps({"id": "evt_live", "type": "customer.created",
+                       "data": {"object": {"id": "cus_live", "object": "customer", "name": "Live Co",
+                                           "email": "live@example.com", "created": 1764201600}}}).encode()
+
+    async def scenario() -> list[JobChanged]:
+        seen: list[JobChanged] = []
+        remote.events.subscribe(lambda e: seen.append(e) if isinstance(e, JobChanged) else None)
+        await remote.start_events()
+        await asyncio.sleep(0.2)
+        header = stripe_signature_header(DEMO_WEBHOOK_SECRET, body, int(time.time()))
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(f"{served.http_url}/api/stripe/customers", content=body,
+                                       headers={"Stripe-Signature": header, "Content-Type": "application/json"})
+        assert answer.status_code == 202, answer.text
+        number = answer.json()["job"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if any(e.job.number == number and e.job.status == "Completed" for e in seen):
+                break
+            await asyncio.sleep(0.05)
+        await remote.aclose()
+        return seen
+
+    seen = asyncio.run(scenario())
+    completed = [e.job for e in seen if e.job.status == "Completed"]
+    assert completed and completed[-1].payload == CUSTOMER_WEBHOOK
+    number = completed[-1].number
+    assert remote.job(number).records_processed == 1
+    assert [j.number for j in remote.newest_jobs("inbound", limit=1)] == [number]
+    outcome = remote.try_inbound("stripe", CUSTOMER_WEBHOOK, body, content_type="application/json")
+    assert outcome.status == "Completed" and outcome.results[0].operation == "update"
