@@ -248,7 +248,7 @@ class Sandbox:
             raise ServiceError(f"the sandbox could not listen on {host}:{port} ({exc.strerror}); "
                                "choose another port") from None
         config = uvicorn.Config(self.app, host=host, port=port, log_level="warning", access_log=False,
-                                lifespan="off")
+                                lifespan="off", log_config=None)
         server = uvicorn.Server(config)
         server.capture_signals = _no_signal_capture  # type: ignore[method-assign]
         self._server = server

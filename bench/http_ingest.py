@@ -1,0 +1,315 @@
+"""Benchmark: durable webhooks/s of our HTTP receiver against a bare Starlette endpoint, same run.
+
+Both servers run in child processes (uvicorn, httptools, asyncio loop) on 127.0.0.1;
+`wrk -t1 -cN` posts a ~1 KB JSON body (a Lua script makes each body unique):
+
+- bare: a Starlette route that reads the body, parses the JSON and answers 202;
+- ours: `Service` of a workspace with a `load` integration: `POST /api/load/ping`
+  (auth none, so signing cost is not measured) answers 202 once the job is durable
+  in the job log (group commit); processing upserts a `Ping` record on `key`;
+- ours + Stripe signature: the same payload behind `auth: stripe` (one signed body,
+  its signature checked on every request, the secret decrypted from the vault).
+  With `--hold`, jobs are logged but not processed: the receiver alone, without the
+  processing that competes with it for the CPU, the GIL and the disk.
+
+For each connection count (medians of `--rounds` interleaved rounds): requests/s, p50 and p99 from wrk, ours / bare (target
+>= 0.5), and the end-to-end rate of ours: accepted jobs / time from the start of the
+run until every job is finished (records written). Keys cycle over `--keys` distinct
+values (like a set of customers being updated); the Ping table stays that size.
+
+    .venv/bin/python bench/http_ingest.py [--duration 5] [--connections 1,16,64] [--keys 1000] [--rounds 2] [--hold]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BENCH_SECRET = "whsec_bench"
+DRAIN_TIMEOUT = 180.0
+
+LUA_UNIQUE = """
+local counter = 0
+local pad = string.rep("x", 900)
+local keys = tonumber(os.getenv("BENCH_KEYS") or "1000")
+local run = os.getenv("BENCH_RUN") or "r"
+request = function()
+  counter = counter + 1
+  local body = string.format('{"key":"k%d","n":%d,"run":"%s","pad":"%s"}', counter % keys, counter, run, pad)
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+LUA_SIGNED = """
+wrk.method = "POST"
+wrk.body = os.getenv("BENCH_BODY")
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Stripe-Signature"] = os.getenv("BENCH_SIGNATURE")
+"""
+
+
+# --- the servers (child processes) ------------------------------------------------------
+
+
+def serve_bare() -> None:
+    import json as stdjson
+    import socket
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def ingest(request: Request) -> Response:
+        stdjson.loads(await request.body())
+        return Response(b'{"job":"IN-0"}', status_code=202, media_type="application/json")
+
+    app = Starlette(routes=[Route("/ingest", ingest, methods=["POST"])])
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only when proto says TCP
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    print(f"READY {sock.getsockname()[1]}", flush=True)
+    config = uvicorn.Config(app, http="httptools", lifespan="off", log_config=None, access_log=False, ws="none")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def bench_integration(encrypt: object) -> object:
+    from payloads_tui.domain.models import ExternalApi, FieldMapping, InboundPayload, Integration, Target
+
+    mappings = [FieldMapping(field="key", expression="key"), FieldMapping(field="n", expression="n")]
+    return Integration(
+        slug="load",
+        name="Load",
+        inbound=[
+            InboundPayload(
+                name="Ping",
+                content_type="json",
+                targets=[Target(name="Ping", object="Ping", operation="upsert", match_key=["key"], mappings=mappings)],
+            )
+        ],
+        apis=[
+            ExternalApi(path="ping", payload="Ping", auth="none"),
+            ExternalApi(path="ping-signed", payload="Ping", auth="stripe", secret=encrypt(BENCH_SECRET)),  # type: ignore[operator]
+        ],
+    )
+
+
+def serve_ours(home: Path, hold: bool = False) -> None:
+    from payloads_tui.service.service import Service
+    from payloads_tui.service.workspace import Workspace
+    from payloads_tui.settings import Limits, Settings
+
+    async def main() -> None:
+        workspace = Workspace(Settings(home=home, limits=Limits(outbound_concurrency=1)))
+        if not workspace.integrations():
+            workspace.create_integration(bench_integration(workspace.encrypt))  # type: ignore[arg-type]
+        service = Service(workspace, http=("127.0.0.1", 0), smtp=False)
+        await service.start()
+        if hold:  # measure the receiver alone: jobs are logged durably but not processed
+            service.executor.submit = lambda job: None  # type: ignore[method-assign]
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        print(f"READY {service.http_url.rsplit(':', 1)[1]}", flush=True)  # type: ignore[union-attr]
+        await stop.wait()
+        await service.stop()
+        workspace.close()
+
+    asyncio.run(main())
+
+
+def start_server(*args: str) -> tuple[subprocess.Popen[bytes], int]:
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve", *args], stdout=subprocess.PIPE, cwd=ROOT
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.startswith(b"READY "):
+        process.kill()
+        raise SystemExit(f"server {args[0]} did not start: {line!r}")
+    return process, int(line.split()[1])
+
+
+# --- measuring ----------------------------------------------------------------------------
+
+
+def seconds(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if match is None:
+        raise SystemExit(f"cannot read wrk's latency {text!r}")
+    value, unit = match.groups()
+    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+
+
+def run_wrk(url: str, connections: int, duration: int, script: Path, env: dict[str, str]) -> dict[str, float]:
+    output = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, timeout=duration + 30, env={**os.environ, **env}, check=True,
+    ).stdout
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+        "p50": seconds(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1)),  # type: ignore[union-attr]
+        "p99": seconds(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1)),  # type: ignore[union-attr]
+        "requests": requests,
+        "errors": int(errors.group(1)) if errors else 0,
+    }
+
+
+def health(port: int) -> dict[str, int]:
+    import httpx
+
+    return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
+
+
+def wait_drained(port: int) -> float:
+    """Time when the executor has nothing queued or running (or DRAIN_TIMEOUT passed)."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while time.monotonic() < deadline:
+        state = health(port)
+        if state["jobs_queued"] == 0 and state["jobs_running"] == 0:
+            return time.monotonic()
+        time.sleep(0.05)
+    raise SystemExit("ours did not finish its jobs within the drain timeout")
+
+
+def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Per-metric medians of several wrk runs."""
+    return {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p99", "requests", "errors")}
+
+
+def fsync_latency(directory: Path, samples: int = 50) -> tuple[float, float]:
+    """p50 and p90 (seconds) of appending 1 KB and fdatasync in `directory`: the floor of a durable answer."""
+    path = directory / "fsync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    times = []
+    try:
+        for _ in range(samples):
+            os.write(fd, b"x" * 1024)
+            started = time.perf_counter()
+            os.fdatasync(fd)
+            times.append(time.perf_counter() - started)
+    finally:
+        os.close(fd)
+        path.unlink()
+    times.sort()
+    return times[len(times) // 2], times[len(times) * 9 // 10]
+
+
+def fmt_ms(value: float) -> str:
+    return f"{value * 1000:.2f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--connections", default="1,16,64")
+    parser.add_argument("--keys", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=2, help="runs per level; medians are reported")
+    parser.add_argument("--hold", action="store_true", help="log jobs but do not process them (receiver alone)")
+    parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        if args.serve[0] == "bare":
+            serve_bare()
+        else:
+            serve_ours(Path(args.serve[1]), hold=args.serve[0] == "held")
+        return 0
+
+    from payloads_tui.domain.signatures import stripe_signature_header
+    from payloads_tui.store.jobs import JobLog
+    from payloads_tui.store.records import RecordStore
+
+    levels = [int(c) for c in args.connections.split(",")]
+    with tempfile.TemporaryDirectory(prefix="payloads-bench-") as tmp:
+        tmp_path = Path(tmp)
+        home = tmp_path / "home"
+        unique_lua = tmp_path / "unique.lua"
+        unique_lua.write_text(LUA_UNIQUE)
+        signed_lua = tmp_path / "signed.lua"
+        signed_lua.write_text(LUA_SIGNED)
+        fsync_p50, fsync_p90 = fsync_latency(tmp_path)
+        bare, bare_port = start_server("bare")
+        ours, ours_port = start_server("held" if args.hold else "ours", str(home))
+        rows = []
+        errors = 0
+        try:
+            warm = {"BENCH_RUN": "warm", "BENCH_KEYS": str(args.keys)}
+            run_wrk(f"http://127.0.0.1:{bare_port}/ingest", 4, 1, unique_lua, warm)
+            run_wrk(f"http://127.0.0.1:{ours_port}/api/load/ping", 4, 1, unique_lua, warm)
+            if not args.hold:
+                wait_drained(ours_port)
+            for connections in levels:
+                runs: list[tuple[dict[str, float], dict[str, float], dict[str, float], float]] = []
+                for round_ in range(args.rounds):  # interleaved, so load from elsewhere hits all alike
+                    env = {"BENCH_RUN": f"c{connections}r{round_}", "BENCH_KEYS": str(args.keys)}
+                    base = run_wrk(f"http://127.0.0.1:{bare_port}/ingest", connections, args.duration, unique_lua, env)
+                    started = time.monotonic()
+                    plain = run_wrk(
+                        f"http://127.0.0.1:{ours_port}/api/load/ping", connections, args.duration, unique_lua, env
+                    )
+                    finished = time.monotonic() if args.hold else wait_drained(ours_port)
+                    e2e = 0.0 if args.hold else (plain["requests"] - plain["errors"]) / (finished - started)
+                    body = json.dumps({"key": "signed", "n": 0, "pad": "x" * 950}).encode()
+                    signature = stripe_signature_header(BENCH_SECRET, body, int(time.time()))
+                    signed_env = {"BENCH_BODY": body.decode(), "BENCH_SIGNATURE": signature}
+                    signed = run_wrk(
+                        f"http://127.0.0.1:{ours_port}/api/load/ping-signed", connections, args.duration,
+                        signed_lua, signed_env,
+                    )
+                    if not args.hold:
+                        wait_drained(ours_port)
+                    runs.append((base, plain, signed, e2e))
+                errors += sum(r[i]["errors"] for r in runs for i in range(3))  # type: ignore[index]
+                rows.append((connections, *(median_run([r[i] for r in runs]) for i in range(3)),
+                             statistics.median(r[3] for r in runs)))
+        finally:
+            bare.kill()
+            ours.send_signal(signal.SIGTERM)
+            ours.wait(timeout=60)
+            bare.wait(timeout=10)
+
+        with JobLog(home) as jobs:
+            counts = jobs.counts(integration="load", kind="inbound")
+        records = RecordStore(home)
+        ping_records = records.count("Ping")
+        records.close()
+
+    print(f"wrk -t1, {args.duration} s per run, medians of {args.rounds} interleaved rounds, ~1 KB JSON body; "
+          "p50/p99 in ms\n")
+    print("| conns | bare rps | bare p50/p99 | ours rps | ours p50/p99 | ours/bare | ours+stripe rps | stripe p50/p99 | end-to-end jobs/s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for connections, base, plain, signed, e2e in rows:
+        print(
+            f"| {connections} | {base['rps']:,.0f} | {fmt_ms(base['p50'])} / {fmt_ms(base['p99'])} "
+            f"| {plain['rps']:,.0f} | {fmt_ms(plain['p50'])} / {fmt_ms(plain['p99'])} "
+            f"| {plain['rps'] / base['rps']:.2f} "
+            f"| {signed['rps']:,.0f} | {fmt_ms(signed['p50'])} / {fmt_ms(signed['p99'])} "
+            f"| {'held' if args.hold else f'{e2e:,.0f}'} |"
+        )
+    print(f"\nfdatasync of 1 KB here: p50 {fmt_ms(fsync_p50)} ms, p90 {fmt_ms(fsync_p90)} ms "
+          "(one group commit per batch of concurrent requests)")
+    print(f"non-2xx answers: {errors}; ours' job statuses (load): {counts}; Ping records: {ping_records}")
+    bad = {k: v for k, v in counts.items() if k != ("Queued" if args.hold else "Completed") and v}
+    if errors or bad:
+        print("FAILED: some requests were refused or some jobs did not complete")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,502 @@
+"""The HTTP receiver: External APIs as a Starlette app, served by uvicorn inside the running loop.
+
+- `POST /api/<integration>/<path>` runs the inbound payload of that External API. The
+  answer (`202 {"job": "IN-12"}`) is sent only after the job is durable in the job
+  log; processing follows in the executor.
+- `GET /api/<integration>/<path>` answers from an API-initiated outbound payload.
+- `GET /healthz` says the service is up and how many jobs wait.
+
+Every error answer is JSON `{"error": "..."}` saying what was wrong and what to do.
+
+A malformed body: bodies up to `VALIDATE_IN_REQUEST_BYTES` are parsed before answering
+(on the loop up to `PARSE_ON_LOOP_BYTES` — a 1 KB JSON body costs ~30 µs — in a thread
+above that); when parsing fails the job is recorded Failed at once with the raw body
+and the parse error, and the answer is 400 naming the job. Larger bodies are answered
+202 and a parse error fails the job during processing, where the body is parsed anyway,
+so a big body is not parsed twice nor held up before its answer.
+
+Integrations are looked up in a cache that a `ConfigChanged` event invalidates, so
+no request reads the configuration store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from payloads_tui.domain.errors import (
+    NotFoundError,
+    ParseError,
+    PayloadsError,
+    SignatureError,
+    ValidationError,
+    VaultError,
+)
+from payloads_tui.domain.formats import charset_of, content_kind, parse_body
+from payloads_tui.domain.models import (
+    CONTENT_TYPE_LABELS,
+    ExternalApi,
+    HttpExchange,
+    InboundPayload,
+    Integration,
+    Job,
+    now,
+)
+from payloads_tui.domain.signatures import verify_hmac_signature, verify_stripe_signature, verify_token
+from payloads_tui.engine.events import AuthRejected, ConfigChanged, Event, JobChanged
+from payloads_tui.settings import Limits
+from payloads_tui.store.vault import MASK
+
+if TYPE_CHECKING:
+    from payloads_tui.engine.executor import Executor
+    from payloads_tui.service.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+#: Bodies up to this size are parsed before answering, so a malformed one gets a 400.
+VALIDATE_IN_REQUEST_BYTES = 256 * 1024
+#: Bodies up to this size are parsed on the loop; larger ones in a worker thread.
+PARSE_ON_LOOP_BYTES = 16 * 1024
+ALWAYS_MASKED = ("authorization", "proxy-authorization", "x-api-key", "stripe-signature", "cookie")
+
+#: What each inbound kind accepts as Content-Type, for 415 answers.
+ACCEPTED_MEDIA: dict[str, str] = {
+    "json": "application/json (or any */*+json)",
+    "xml": "application/xml, text/xml (or any */*+xml)",
+    "form": "application/x-www-form-urlencoded",
+    "csv": "text/csv",
+    "text": "text/plain",
+    "email": "message/rfc822",
+}
+#: The Content-Type assumed for a request that sends none.
+DEFAULT_MEDIA: dict[str, str] = {
+    "json": "application/json",
+    "xml": "application/xml",
+    "form": "application/x-www-form-urlencoded",
+    "csv": "text/csv",
+    "text": "text/plain",
+    "email": "message/rfc822",
+}
+
+_json = msgspec.json.Encoder()
+
+
+def json_response(status: int, content: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(_json.encode(content), status_code=status, headers=headers, media_type="application/json")
+
+
+def error_response(status: int, message: str, *, headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    return json_response(status, {"error": message, **extra}, headers)
+
+
+class IntegrationCache:
+    """Integrations by slug, reloaded from the workspace after any `ConfigChanged` event."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._workspace = workspace
+        self._by_slug: dict[str, Integration] | None = None
+        self._generation = 0
+        self._unsubscribe = workspace.events.subscribe(self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, ConfigChanged):
+            self._generation += 1
+            self._by_slug = None
+
+    def get(self, slug: str) -> Integration | None:
+        by_slug = self._by_slug
+        if by_slug is None:
+            generation = self._generation
+            by_slug = {i.slug: i for i in self._workspace.integrations()}
+            if generation == self._generation:  # no change arrived while reading
+                self._by_slug = by_slug
+        return by_slug.get(slug)
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the limit."""
+
+
+def peer_of(request: Request) -> str:
+    client = request.client
+    return f"{client.host}:{client.port}" if client else ""
+
+
+def request_url(request: Request) -> str:
+    """The URL as the client sent it (Starlette's `request.url` costs ~15x as much)."""
+    scope = request.scope
+    host = request.headers.get("host") or "{}:{}".format(*scope.get("server") or ("127.0.0.1", 0))
+    query = scope.get("query_string", b"")
+    url = f"{scope.get('scheme', 'http')}://{host}{scope['path']}"
+    return f"{url}?{query.decode('latin-1')}" if query else url
+
+
+def query_of(request: Request) -> dict[str, str]:
+    """Query parameters (the last value of a repeated one); no parsing when there are none."""
+    return dict(request.query_params) if request.scope.get("query_string") else {}
+
+
+def bearer_or_api_key(request: Request) -> str:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get("x-api-key", "").strip()
+
+
+class HttpReceiver:
+    """The request handlers of the External APIs of every integration."""
+
+    def __init__(self, workspace: Workspace, executor: Executor, limits: Limits) -> None:
+        self.workspace = workspace
+        self.executor = executor
+        self.limits = limits
+        self.integrations = IntegrationCache(workspace)
+
+    def close(self) -> None:
+        self.integrations.close()
+
+    # --- routes ------------------------------------------------------------------------
+
+    async def healthz(self, request: Request) -> Response:
+        stats = self.executor.stats()
+        return json_response(
+            200,
+            {
+                "status": "ok",
+                "jobs_queued": stats.get("queued", 0),
+                "jobs_running": stats.get("running", 0),
+                "jobs_retrying": stats.get("retrying", 0),
+            },
+        )
+
+    async def api(self, request: Request) -> Response:
+        slug: str = request.path_params["integration"]
+        path: str = request.path_params["path"]
+        method = "GET" if request.method in ("GET", "HEAD") else request.method
+        integration = self.integrations.get(slug)
+        if integration is None:
+            return error_response(404, f"no integration {slug!r} here; check the URL in APIs & Emails")
+        api = integration.api(path, method)
+        if api is None:
+            other = integration.api(path, "GET" if method == "POST" else "POST")
+            if other is not None:
+                return error_response(
+                    405, f"/api/{slug}/{path} takes {other.method} only", headers={"Allow": other.method}
+                )
+            return error_response(404, f"integration {slug!r} has no External API {method} {path!r}")
+        if not api.active:
+            return error_response(
+                403, f"the External API {method} /api/{slug}/{path} is inactive; activate it in APIs & Emails"
+            )
+        if method == "POST":
+            return await self.receive(request, integration, api)
+        return await self.serve(request, integration, api)
+
+    # --- POST: inbound -----------------------------------------------------------------
+
+    async def receive(self, request: Request, integration: Integration, api: ExternalApi) -> Response:
+        payload = integration.inbound_payload(api.payload)
+        if payload is None:
+            return error_response(
+                500,
+                f"the External API points to inbound payload {api.payload!r}, which does not exist; "
+                "fix it in APIs & Emails",
+            )
+        if api.auth == "token" and (rejected := self.check_token(request, integration, api)) is not None:
+            return rejected
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                return error_response(400, "Content-Length is not a number")
+            if int(declared) > self.limits.max_body_bytes:
+                return self.too_large()
+        try:
+            body = await self.read_body(request)
+        except BodyTooLarge:
+            return self.too_large()
+        except ClientDisconnect:
+            return Response(status_code=400)
+        if api.auth in ("stripe", "hmac"):
+            if (rejected := await self.check_signature(request, integration, api, body)) is not None:
+                return rejected
+        mime = request.headers.get("content-type", "").strip()
+        kind = content_kind(mime) if mime else payload.content_type
+        if kind != payload.content_type:
+            label = CONTENT_TYPE_LABELS.get(payload.content_type, payload.content_type)
+            shown = mime.split(";", 1)[0][:80] or "(none)"
+            return error_response(
+                415,
+                f"Content-Type {shown} does not fit payload {payload.name!r}, which takes {label}: "
+                f"send {ACCEPTED_MEDIA[payload.content_type]}",
+                accepts=ACCEPTED_MEDIA[payload.content_type],
+            )
+        content_type = mime or DEFAULT_MEDIA[payload.content_type]
+        if len(body) <= PARSE_ON_LOOP_BYTES:
+            parse_error = self.parse_error(payload, body, content_type)
+        else:
+            parse_error = await asyncio.to_thread(self.parse_error, payload, body, content_type)
+        job = await self.record_job(request, integration, api, body, content_type, parse_error)
+        if job is None:
+            return error_response(503, "the job could not be recorded (see the service log); try again later")
+        if parse_error is not None:
+            return error_response(400, parse_error, job=job.number)
+        self.executor.submit(job)
+        return json_response(202, {"job": job.number})
+
+    async def read_body(self, request: Request) -> bytes:
+        """The body, counted while it arrives (a chunked body declares no length)."""
+        limit = self.limits.max_body_bytes
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:  # ASGI messages directly: Request.stream() costs ~3x as much per request
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect
+            chunk = message.get("body", b"")
+            more = message.get("more_body", False)
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            if chunk:
+                chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)  # one chunk: no copy
+
+    def too_large(self) -> Response:
+        return error_response(
+            413,
+            f"the body is larger than the {self.limits.max_body_bytes} bytes allowed; "
+            "raise limits.max_body_bytes (PAYLOADS_MAX_BODY_BYTES) to accept it",
+            headers={"Connection": "close"},
+        )
+
+    @staticmethod
+    def parse_error(payload: InboundPayload, body: bytes, content_type: str) -> str | None:
+        """The parse error of a small body (same wording as processing), or None."""
+        if len(body) > VALIDATE_IN_REQUEST_BYTES:
+            return None
+        try:
+            parse_body(payload.content_type, body, charset=charset_of(content_type), options=payload.options or None)
+        except ParseError as exc:
+            label = CONTENT_TYPE_LABELS.get(payload.content_type, payload.content_type)
+            return f"could not parse the body as {label}: {exc}"
+        return None
+
+    async def record_job(
+        self,
+        request: Request,
+        integration: Integration,
+        api: ExternalApi,
+        body: bytes,
+        content_type: str,
+        parse_error: str | None,
+    ) -> Job | None:
+        jobs = self.workspace.jobs
+        exchange = HttpExchange(
+            method=request.method,
+            url=request_url(request),
+            headers=self.logged_headers(request, api),
+            content_type=content_type,
+        )
+        try:
+            if len(body) > self.limits.blob_threshold or not body.isascii():  # may write and fsync a blob
+                await asyncio.to_thread(jobs.externalize, exchange, body, content_type)
+            else:
+                jobs.externalize(exchange, body, content_type)
+            job = jobs.create(
+                "inbound",
+                integration.slug,
+                api.payload,
+                "External API",
+                request=exchange,
+                context={"api": api.path, "query": query_of(request)},
+            )
+            if parse_error is not None:
+                job.status = "Failed"
+                job.error = parse_error
+                job.modified = now()
+            await jobs.save_durable(job)
+        except PayloadsError:
+            log.exception("could not record an inbound job for %s %s", integration.slug, api.path)
+            return None
+        self.workspace.events.publish(JobChanged(job, created=True))
+        return job
+
+    @staticmethod
+    def logged_headers(request: Request, api: ExternalApi) -> dict[str, str]:
+        """Request headers for the job log: credentials and signatures masked."""
+        masked = {*ALWAYS_MASKED, api.hmac_header.lower()}
+        return {k: MASK if k in masked else v for k, v in request.headers.items()}
+
+    # --- GET: API-initiated outbound ---------------------------------------------------
+
+    async def serve(self, request: Request, integration: Integration, api: ExternalApi) -> Response:
+        if api.auth == "token" and (rejected := self.check_token(request, integration, api)) is not None:
+            return rejected
+        if api.auth in ("stripe", "hmac"):
+            if (rejected := await self.check_signature(request, integration, api, b"")) is not None:
+                return rejected
+        try:
+            body, content_type, job = await self.executor.serve_api(
+                integration.slug, api.payload, query=query_of(request),
+                url=request_url(request), headers=self.logged_headers(request, api),
+            )
+        except NotFoundError as exc:
+            return error_response(404, str(exc))
+        except ValidationError as exc:
+            return error_response(400, str(exc))
+        except PayloadsError as exc:
+            return error_response(500, str(exc))
+        return Response(body, media_type=content_type, headers={"X-Payloads-Job": job.number})
+
+    # --- authentication ----------------------------------------------------------------
+
+    def reject(self, request: Request, integration: Integration, api: ExternalApi, reason: str) -> Response:
+        where = f"{request.method} /api/{integration.slug}/{api.path}"
+        self.workspace.events.publish(AuthRejected(integration.slug, where, reason, peer_of(request)))
+        headers = {"WWW-Authenticate": "Bearer"} if api.auth == "token" else None
+        return error_response(401, reason, headers=headers)
+
+    def check_token(self, request: Request, integration: Integration, api: ExternalApi) -> Response | None:
+        token = bearer_or_api_key(request)
+        if not api.token_hash:
+            return self.reject(request, integration, api, "this API has no token yet; generate one in APIs & Emails")
+        if not token:
+            return self.reject(
+                request, integration, api, "missing token: send 'Authorization: Bearer <token>' or 'X-Api-Key: <token>'"
+            )
+        if not verify_token(token, api.token_hash):
+            return self.reject(request, integration, api, "the token is not valid for this API")
+        return None
+
+    async def check_signature(
+        self, request: Request, integration: Integration, api: ExternalApi, body: bytes
+    ) -> Response | None:
+        if not api.secret:
+            reason = "this API has no signing secret yet; set one in APIs & Emails"
+            return self.reject(request, integration, api, reason)
+        try:
+            secret = self.workspace.vault.decrypt(api.secret)
+        except VaultError as exc:
+            log.error("External API %s/%s: %s", integration.slug, api.path, exc)
+            return error_response(500, "the signing secret of this API cannot be decrypted; see the service log")
+        header = request.headers.get("stripe-signature" if api.auth == "stripe" else api.hmac_header)
+        try:
+            if len(body) <= PARSE_ON_LOOP_BYTES:
+                verify_signature(api.auth, secret, body, header)
+            else:  # hashing megabytes would hold up the loop
+                await asyncio.to_thread(verify_signature, api.auth, secret, body, header)
+        except SignatureError as exc:
+            return self.reject(request, integration, api, str(exc))
+        return None
+
+
+def verify_signature(auth: str, secret: str, body: bytes, header: str | None) -> None:
+    """Check a Stripe-style or generic HMAC signature header; `SignatureError` says why it fails."""
+    if auth == "stripe":
+        verify_stripe_signature(secret, body, header, now=time.time())
+    else:
+        verify_hmac_signature(secret, body, header)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error_response(404, f"nothing at {request.url.path}; External APIs live under /api/<integration>/<path>")
+    if exc.status_code == 405:
+        return error_response(405, f"{request.method} is not allowed here", headers=exc.headers)
+    return error_response(exc.status_code, exc.detail, headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.error("HTTP receiver failed on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "the receiver failed on this request; see the service log")
+
+
+def make_http_app(workspace: Workspace, executor: Executor, limits: Limits) -> Starlette:
+    """The receiver's Starlette app; `app.state.receiver.close()` drops its event subscription."""
+    receiver = HttpReceiver(workspace, executor, limits)
+    app = Starlette(
+        routes=[
+            Route("/api/{integration}/{path:path}", receiver.api, methods=["GET", "POST"]),
+            Route("/healthz", receiver.healthz, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
+    app.state.receiver = receiver
+    return app
+
+
+# --- serving inside the running loop ---------------------------------------------------
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn's server, without signal handlers: the embedding app owns shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class HttpServer:
+    """Serves an ASGI app on a socket bound by the caller, as a task of the running loop."""
+
+    def __init__(self, app: Any, sock: socket.socket, *, graceful_seconds: int = 5) -> None:
+        host, port = sock.getsockname()[:2]
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            http="httptools",
+            ws="none",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=graceful_seconds,
+        )
+        self.app = app
+        self.sock = sock
+        self.server = EmbeddedServer(config)
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self, timeout: float = 10.0) -> None:
+        self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]), name="payloads-http")
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()  # raises what stopped it
+                raise RuntimeError("the HTTP server stopped while starting")
+            if time.monotonic() > deadline:
+                raise TimeoutError("the HTTP server did not start in time")
+            await asyncio.sleep(0.01)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        if self.task is None:
+            return
+        self.server.should_exit = True
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), timeout)
+        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - stopping must finish
+            self.server.force_exit = True
+            self.task.cancel()
+            with contextlib.suppress(BaseException):
+                await self.task
+        self.task = None

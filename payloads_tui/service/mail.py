@@ -1,0 +1,127 @@
+"""Sending a test email through an SMTP receiver (ours, usually) with smtplib.
+
+`send_email` blocks; `send_email_async` runs it in a thread so the UI loop keeps
+drawing. Both return the server's reply to DATA, e.g. `250 OK: queued as IN-12`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import smtplib
+import socket
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+from payloads_tui.domain.errors import ServiceError
+
+DEFAULT_TIMEOUT = 30.0
+
+
+def build_message(
+    *,
+    to: Sequence[str],
+    sender: str,
+    subject: str,
+    body: str,
+    attachments: Sequence[Path] = (),
+    html: str | None = None,
+) -> EmailMessage:
+    """A MIME message: text (and HTML alternative) plus attachments read from files."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "payloads.localhost")
+    message.set_content(body)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    for path in attachments:
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ServiceError(f"cannot attach {path}: {exc.strerror}; check the path") from None
+        mime, _ = mimetypes.guess_type(path.name)
+        maintype, _, subtype = (mime or "application/octet-stream").partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
+    return message
+
+
+def send_email(
+    host: str,
+    port: int,
+    *,
+    to: list[str],
+    sender: str,
+    subject: str,
+    body: str,
+    attachments: Sequence[Path] = (),
+    html: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> str:
+    """Send one message to every address of `to`; return the server's reply to DATA.
+
+    Nothing is sent if the server refuses any recipient: `ServiceError` names them.
+    """
+    if not to:
+        raise ServiceError("no recipient: give at least one address to send to")
+    message = build_message(to=to, sender=sender, subject=subject, body=body, attachments=attachments, html=html)
+    where = f"{host}:{port}"
+    try:
+        with smtplib.SMTP(host, port, timeout=timeout) as client:
+            client.ehlo()
+            code, reply = client.mail(sender)
+            if code != 250:
+                raise ServiceError(f"{where} refused the sender {sender}: {code} {reply.decode(errors='replace')}")
+            refused = []
+            for address in to:
+                code, reply = client.rcpt(address)
+                if code not in (250, 251):
+                    refused.append(f"{address} ({code} {reply.decode(errors='replace')})")
+            if refused:
+                client.rset()
+                raise ServiceError(
+                    f"{where} refused {', '.join(refused)}; nothing was sent — use addresses of Email Services"
+                )
+            code, reply = client.data(message.as_bytes(policy=SMTP_POLICY))
+            text = f"{code} {reply.decode(errors='replace')}"
+            if code != 250:
+                raise ServiceError(f"{where} did not accept the message: {text}")
+            return text
+    except smtplib.SMTPDataError as exc:
+        reply = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        raise ServiceError(f"{where} did not accept the message: {exc.smtp_code} {reply}") from None
+    except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        raise ServiceError(f"could not send through {where}: {exc}; is the service running?") from None
+
+
+async def send_email_async(
+    host: str,
+    port: int,
+    *,
+    to: list[str],
+    sender: str,
+    subject: str,
+    body: str,
+    attachments: Sequence[Path] = (),
+    html: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> str:
+    """`send_email` in a worker thread."""
+    return await asyncio.to_thread(
+        send_email,
+        host,
+        port,
+        to=to,
+        sender=sender,
+        subject=subject,
+        body=body,
+        attachments=attachments,
+        html=html,
+        timeout=timeout,
+    )

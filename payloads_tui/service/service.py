@@ -1,0 +1,261 @@
+"""`Service`: starts and stops the executor and the network edges inside the running loop.
+
+Start order: bind the listening sockets first (so a port in use fails at once, before
+anything else starts), then the executor (which resumes jobs left unfinished), then
+the HTTP receiver, the SMTP receiver and, if asked, the demo sandbox. Stop runs in
+reverse: the edges stop accepting, then the executor finishes or parks its work.
+
+Addresses: `None` takes the address from the workspace's settings, `False` leaves
+that listener off, a `(host, port)` tuple binds there (port 0: any free port).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import time
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+from payloads_tui.domain.errors import NotFoundError, PayloadsError, ServiceError
+from payloads_tui.engine.events import ServiceChanged
+from payloads_tui.engine.executor import Executor
+from payloads_tui.service.http import HttpServer, make_http_app
+from payloads_tui.service.sandbox import Sandbox
+from payloads_tui.service.smtp import MailHandler, SmtpServer
+from payloads_tui.store.demo import DEMO_SANDBOX_URL, DEMO_SLUG
+
+if TYPE_CHECKING:
+    from payloads_tui.service.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+AddressChoice = Address | None | Literal[False]
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def format_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def bind_listener(address: Address, setting: str) -> socket.socket:
+    """A listening-ready TCP socket bound to `address`; `ServiceError` naming the setting to change."""
+    host, port = address
+    shown = format_address(host, port)
+    hint = f"set PAYLOADS_{setting.upper()} or --{setting} to another address"
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise ServiceError(f"cannot resolve {host!r} for {shown} ({exc.strerror}); {hint}") from None
+    # proto from getaddrinfo is IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only
+    # when it is (with proto 0 every answer written in two parts waits ~40 ms for a delayed ACK)
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(sockaddr)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ServiceError(f"{shown} is in use; {hint}") from None
+        raise ServiceError(f"cannot listen on {shown} ({exc.strerror}); {hint}") from None
+    sock.setblocking(False)
+    return sock
+
+
+def port_is_free(host: str, port: int) -> bool:
+    try:
+        bind_listener((host, port), "sandbox").close()
+    except ServiceError:
+        return False
+    return True
+
+
+class Service:
+    """The background service of one workspace: executor, HTTP and SMTP receivers, sandbox."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        http: AddressChoice = None,
+        smtp: AddressChoice = None,
+        sandbox: bool = False,
+        transport: Any = None,
+    ) -> None:
+        self.workspace = workspace
+        settings = workspace.settings
+        self._http_address: Address | None = settings.http_address if http is None else (http or None)
+        self._smtp_address: Address | None = settings.smtp_address if smtp is None else (smtp or None)
+        self._want_sandbox = sandbox
+        self.executor = Executor(
+            jobs=workspace.jobs,
+            records=workspace.records,
+            config=workspace.config,
+            vault=workspace.vault,
+            events=workspace.events,
+            inbound=workspace.inbound,
+            limits=settings.limits,
+            transport=transport,
+        )
+        self.running = False
+        self.started_at: float | None = None
+        self._executor_started = False
+        self._http: HttpServer | None = None
+        self._http_bound: Address | None = None
+        self._smtp: SmtpServer | None = None
+        self._smtp_bound: Address | None = None
+        self._sandbox: Sandbox | None = None
+        workspace.service = self  # type: ignore[attr-defined]
+
+    # --- addresses ---------------------------------------------------------------------
+
+    @property
+    def http_url(self) -> str | None:
+        """Base URL of the HTTP receiver (`http://127.0.0.1:8787`), None when it is off."""
+        address = self._http_bound or self._http_address
+        return f"http://{format_address(*address)}" if address else None
+
+    @property
+    def smtp_address(self) -> str | None:
+        """`host:port` of the SMTP receiver, None when it is off."""
+        address = self._smtp_bound or self._smtp_address
+        return format_address(*address) if address else None
+
+    @property
+    def smtp_host_port(self) -> Address | None:
+        return self._smtp_bound or self._smtp_address
+
+    @property
+    def sandbox_url(self) -> str | None:
+        """URL of the running demo sandbox; differs from the demo's `base_url` if its port was taken."""
+        return self._sandbox.url if self._sandbox is not None else None
+
+    def api_url(self, integration_slug: str, path: str) -> str:
+        """Full URL of an External API, e.g. `http://127.0.0.1:8787/api/stripe/customers`."""
+        base = self.http_url or f"http://{format_address(*self.workspace.settings.http_address)}"
+        return f"{base}/api/{integration_slug}/{path.lstrip('/')}"
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "running": self.running,
+            "started_at": self.started_at,
+            "http": self.http_url if self._http else None,
+            "smtp": self.smtp_address if self._smtp else None,
+            "sandbox": self.sandbox_url,
+            "jobs": self.executor.stats() if self._executor_started else {"queued": 0, "running": 0, "retrying": 0},
+        }
+
+    # --- life cycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start everything; on any failure stop what started and raise `ServiceError`."""
+        if self.running:
+            return
+        http_sock = smtp_sock = None
+        try:
+            if self._http_address:
+                http_sock = bind_listener(self._http_address, "http")
+            if self._smtp_address:
+                smtp_sock = bind_listener(self._smtp_address, "smtp")
+            await self.executor.start()
+            self._executor_started = True
+            settings = self.workspace.settings
+            if http_sock is not None:
+                self._http_bound = self._bound(http_sock)
+                app = make_http_app(self.workspace, self.executor, settings.limits)
+                self._http = HttpServer(app, http_sock)
+                http_sock = None  # the server owns it now
+                await self._http.start()
+            if smtp_sock is not None:
+                self._smtp_bound = self._bound(smtp_sock)
+                handler = MailHandler(self.workspace, self.executor, settings.smtp_hostname)
+                self._smtp = SmtpServer(handler, smtp_sock, settings.limits)
+                smtp_sock = None
+                await self._smtp.start()
+            if self._want_sandbox:
+                await self._start_sandbox()
+        except BaseException as exc:
+            for sock in (http_sock, smtp_sock):
+                if sock is not None:
+                    sock.close()
+            await self._stop_parts()
+            if isinstance(exc, PayloadsError):
+                self.workspace.events.publish(ServiceChanged(False, error=str(exc)))
+                raise
+            if isinstance(exc, Exception):
+                log.exception("the service failed to start")
+                error = ServiceError(f"the service failed to start: {exc}")
+                self.workspace.events.publish(ServiceChanged(False, error=str(error)))
+                raise error from exc
+            raise
+        self.running = True
+        self.started_at = time.time()
+        status = self.status()
+        self.workspace.events.publish(ServiceChanged(True, http=status["http"], smtp=status["smtp"]))
+
+    async def stop(self) -> None:
+        """Stop accepting, then stop the executor. Safe to call twice."""
+        was_running = self.running
+        self.running = False
+        await self._stop_parts()
+        if was_running:
+            self.workspace.events.publish(ServiceChanged(False))
+
+    @staticmethod
+    def _bound(sock: socket.socket) -> Address:
+        host, port = sock.getsockname()[:2]
+        return host, port
+
+    async def _start_sandbox(self) -> None:
+        host, port = self._sandbox_address()
+        if port and not port_is_free(host, port):
+            # uvicorn ends a failed bind with SystemExit, which would escape the loop: look first
+            log.info("sandbox port %s is taken; using a free port", format_address(host, port))
+            port = 0
+        sandbox = Sandbox()
+        await sandbox.start(host, port)
+        self._sandbox = sandbox
+
+    def _sandbox_address(self) -> Address:
+        """Where the demo expects the sandbox (its `base_url`), if that is a loopback address."""
+        try:
+            url = self.workspace.integration(DEMO_SLUG).variables.get("base_url", DEMO_SANDBOX_URL)
+        except NotFoundError:
+            url = DEMO_SANDBOX_URL
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.hostname in LOOPBACK_HOSTS and port:
+            return parts.hostname, port
+        return "127.0.0.1", 0
+
+    async def _stop_parts(self) -> None:
+        if self._http is not None:
+            server, self._http = self._http, None
+            await self._quietly(server.stop(), "HTTP receiver")
+            server.app.state.receiver.close()
+        if self._smtp is not None:
+            smtp, self._smtp = self._smtp, None
+            await self._quietly(smtp.stop(), "SMTP receiver")
+            smtp.handler.close()
+        if self._sandbox is not None:
+            sandbox, self._sandbox = self._sandbox, None
+            await self._quietly(sandbox.stop(), "sandbox")
+        if self._executor_started:
+            self._executor_started = False
+            await self._quietly(self.executor.stop(), "executor")
+
+    @staticmethod
+    async def _quietly(stopping: Any, what: str) -> None:
+        try:
+            await stopping
+        except Exception:  # noqa: BLE001 - one part failing to stop must not keep the others running
+            log.exception("the %s failed to stop cleanly", what)

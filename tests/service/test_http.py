@@ -1,0 +1,260 @@
+"""The HTTP receiver against real sockets: durability before 202, auth, limits, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import shutil
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+
+from payloads_tui.domain.models import ExternalApi
+from payloads_tui.engine.events import AuthRejected, JobChanged
+from payloads_tui.service.service import Service
+from payloads_tui.service.workspace import Workspace
+from payloads_tui.store.demo import CUSTOMER_WEBHOOK, DEMO_API_TOKEN, DEMO_WEBHOOK_SECRET
+from payloads_tui.store.jobs import JobLog
+
+from .conftest import SLOW_FSYNC, TEST_LIMITS, wait_for_job
+
+
+def customer_event(stripe_id: str, name: str = "Wile E. Coyote") -> bytes:
+    event = {
+        "id": f"evt_{stripe_id}",
+        "type": "customer.created",
+        "data": {
+            "object": {
+                "id": stripe_id,
+                "object": "customer",
+                "name": name,
+                "email": "wile@acme.example",
+                "balance": 1250,
+                "currency": "usd",
+                "created": 1_700_000_000,
+                "delinquent": False,
+            }
+        },
+    }
+    return json.dumps(event).encode()
+
+
+def stripe_header(body: bytes, timestamp: int, secret: str = DEMO_WEBHOOK_SECRET) -> str:
+    """Stripe's documented scheme: t=<ts>,v1=hex(HMAC-SHA256(secret, f"{ts}." + body))."""
+    signed = f"{timestamp}.".encode() + body
+    return f"t={timestamp},v1={hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()}"
+
+
+def signed(body: bytes, *, age: int = 0) -> dict[str, str]:
+    return {"Content-Type": "application/json", "Stripe-Signature": stripe_header(body, int(time.time()) - age)}
+
+
+def job_count(workspace: Workspace) -> int:
+    return len(workspace.jobs.newest("inbound", limit=1000))
+
+
+async def test_202_only_after_the_job_is_durable_then_records_appear(
+    workspace: Workspace, client: httpx.AsyncClient, events: list, tmp_path: Path
+) -> None:
+    body = customer_event("cus_test_durable")
+    answer = await client.post("/api/stripe/customers", content=body, headers=signed(body))
+    assert answer.status_code == 202, answer.text
+    number = answer.json()["job"]
+    assert number.startswith("IN-")
+
+    # What is on disk right now, opened by a fresh JobLog (a copy, so the live log is not touched)
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(workspace.home / "jobs", snapshot / "jobs")
+    with JobLog(snapshot) as fresh:
+        logged = fresh.get(number)
+    assert logged is not None, "202 was sent before the job was durable"
+    assert logged.source == "External API" and logged.payload == CUSTOMER_WEBHOOK
+    assert logged.request is not None and logged.request.method == "POST"
+    assert logged.request.headers["stripe-signature"] == "••••"
+
+    job = await wait_for_job(workspace, number)
+    assert job.status == "Completed", job.error
+    accounts = workspace.records.find("Account", {"stripe_id": "cus_test_durable"})
+    assert [a["name"] for a in accounts] == ["Wile E. Coyote"]
+    assert accounts[0]["balance"] == 12.5
+    assert any(isinstance(e, JobChanged) and e.created and e.job.number == number for e in events)
+
+
+async def test_the_answer_waits_for_the_fsync(client: httpx.AsyncClient, slow_fsync: list[float]) -> None:
+    """With every fsync slowed down (the file is still really written), 202 comes only after one."""
+    body = customer_event("cus_test_fsync")
+    started = time.monotonic()
+    answer = await client.post("/api/stripe/customers", content=body, headers=signed(body))
+    answered = time.monotonic()
+    assert answer.status_code == 202
+    assert answered - started >= SLOW_FSYNC
+    assert slow_fsync and slow_fsync[0] <= answered
+
+
+async def test_stale_and_future_stripe_timestamps_are_refused(
+    workspace: Workspace, client: httpx.AsyncClient, events: list
+) -> None:
+    body = customer_event("cus_test_stale")
+    before = job_count(workspace)
+    stale = await client.post("/api/stripe/customers", content=body, headers=signed(body, age=400))
+    future = await client.post("/api/stripe/customers", content=body, headers=signed(body, age=-400))
+    assert stale.status_code == 401 and "old" in stale.json()["error"]
+    assert future.status_code == 401 and "future" in future.json()["error"]
+    wrong = await client.post(
+        "/api/stripe/customers",
+        content=body,
+        headers={"Stripe-Signature": stripe_header(body, int(time.time()), secret="whsec_other")},
+    )
+    assert wrong.status_code == 401 and "signature" in wrong.json()["error"]
+    missing = await client.post("/api/stripe/customers", content=body)
+    assert missing.status_code == 401 and "missing" in missing.json()["error"]
+    assert job_count(workspace) == before
+    rejected = [e for e in events if isinstance(e, AuthRejected)]
+    assert len(rejected) == 4
+    assert rejected[0].integration == "stripe" and rejected[0].where == "POST /api/stripe/customers"
+    assert rejected[0].peer.startswith("127.0.0.1:")
+    assert DEMO_WEBHOOK_SECRET not in repr(rejected)
+
+
+async def test_token_auth_on_the_get_api(client: httpx.AsyncClient, events: list) -> None:
+    bearer = await client.get("/api/stripe/accounts", headers={"Authorization": f"Bearer {DEMO_API_TOKEN}"})
+    assert bearer.status_code == 200, bearer.text
+    assert bearer.headers["content-type"].startswith("application/json")
+    assert bearer.headers["x-payloads-job"].startswith("OUT-")
+    names = {a["name"] for a in bearer.json()["accounts"]}
+    assert {"Acme Corp", "Globex", "Initech"} <= names
+    api_key = await client.get("/api/stripe/accounts", headers={"X-Api-Key": DEMO_API_TOKEN})
+    assert api_key.status_code == 200
+    wrong = await client.get("/api/stripe/accounts", headers={"Authorization": "Bearer demo-tokeN"})
+    assert wrong.status_code == 401 and wrong.json() == {"error": "the token is not valid for this API"}
+    missing = await client.get("/api/stripe/accounts")
+    assert missing.status_code == 401 and "Bearer" in missing.json()["error"]
+    assert [e.reason for e in events if isinstance(e, AuthRejected)] == [
+        wrong.json()["error"], missing.json()["error"]
+    ]
+
+
+async def test_hmac_api_added_while_running(workspace: Workspace, client: httpx.AsyncClient) -> None:
+    integration = workspace.integration("stripe")
+    integration.apis.append(
+        ExternalApi(
+            path="customers-hmac",
+            payload=CUSTOMER_WEBHOOK,
+            auth="hmac",
+            secret=workspace.encrypt("hmac-key"),
+            hmac_header="X-Hub-Signature-256",
+        )
+    )
+    workspace.save_integration(integration)  # ConfigChanged refreshes the receiver's cache
+    body = customer_event("cus_test_hmac")
+    digest = hmac.new(b"hmac-key", body, hashlib.sha256).hexdigest()
+    good = await client.post(
+        "/api/stripe/customers-hmac", content=body,
+        headers={"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"},
+    )
+    assert good.status_code == 202, good.text
+    job = await wait_for_job(workspace, good.json()["job"])
+    assert job.request is not None and job.request.headers["x-hub-signature-256"] == "••••"
+    bad = await client.post("/api/stripe/customers-hmac", content=body, headers={"X-Hub-Signature-256": "0" * 64})
+    assert bad.status_code == 401
+
+
+async def test_not_found_inactive_and_wrong_method(workspace: Workspace, client: httpx.AsyncClient) -> None:
+    body = customer_event("cus_test_codes")
+    unknown_integration = await client.post("/api/nope/customers", content=body)
+    assert unknown_integration.status_code == 404 and "nope" in unknown_integration.json()["error"]
+    unknown_path = await client.post("/api/stripe/nothing-here", content=body)
+    assert unknown_path.status_code == 404 and "nothing-here" in unknown_path.json()["error"]
+    elsewhere = await client.get("/elsewhere")
+    assert elsewhere.status_code == 404 and "error" in elsewhere.json()
+    put = await client.put("/api/stripe/customers", content=body)
+    assert put.status_code == 405 and "PUT" in put.json()["error"]
+    get_on_post = await client.get("/api/stripe/customers")
+    assert get_on_post.status_code == 405 and get_on_post.headers["allow"] == "POST"
+    post_health = await client.post("/healthz")
+    assert post_health.status_code == 405 and "error" in post_health.json()
+
+    integration = workspace.integration("stripe")
+    next(a for a in integration.apis if a.path == "customers").active = False
+    workspace.save_integration(integration)
+    inactive = await client.post("/api/stripe/customers", content=body, headers=signed(body))
+    assert inactive.status_code == 403 and "inactive" in inactive.json()["error"]
+
+
+async def test_body_limits(workspace: Workspace, client: httpx.AsyncClient) -> None:
+    before = job_count(workspace)
+    big = b'{"pad": "' + b"x" * TEST_LIMITS.max_body_bytes + b'"}'
+    declared = await client.post("/api/stripe/customers", content=big, headers=signed(big))
+    assert declared.status_code == 413 and "max_body_bytes" in declared.json()["error"]
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(big), 8192):
+            yield big[start : start + 8192]
+
+    chunked = await client.post("/api/stripe/customers", content=chunks(), headers=signed(big))
+    assert chunked.status_code == 413
+    assert job_count(workspace) == before
+
+
+async def test_content_types(workspace: Workspace, client: httpx.AsyncClient) -> None:
+    body = customer_event("cus_test_types")
+    xml = await client.post(
+        "/api/stripe/customers", content=body, headers={**signed(body), "Content-Type": "application/xml"}
+    )
+    assert xml.status_code == 415
+    assert "application/json" in xml.json()["error"] and "JSON" in xml.json()["error"]
+    unknown = await client.post(
+        "/api/stripe/customers", content=body, headers={**signed(body), "Content-Type": "image/png"}
+    )
+    assert unknown.status_code == 415
+    vendor = await client.post(
+        "/api/stripe/customers", content=body,
+        headers={**signed(body), "Content-Type": "application/vnd.stripe+json; charset=utf-8"},
+    )
+    assert vendor.status_code == 202
+    headers = signed(body)
+    del headers["Content-Type"]
+    untyped = await client.post("/api/stripe/customers", content=body, headers=headers)
+    assert untyped.status_code == 202
+    job = await wait_for_job(workspace, untyped.json()["job"])
+    assert job.status == "Completed" and job.request is not None
+    assert job.request.content_type == "application/json"
+
+
+async def test_malformed_json_is_a_failed_job_with_the_raw_body(
+    workspace: Workspace, client: httpx.AsyncClient, events: list
+) -> None:
+    body = b'{"id": "evt_broken", "data": {"object": '
+    answer = await client.post("/api/stripe/customers", content=body, headers=signed(body))
+    assert answer.status_code == 400
+    reply = answer.json()
+    assert reply["error"].startswith("could not parse the body as JSON")
+    job = workspace.jobs.get(reply["job"])
+    assert job is not None and job.status == "Failed"
+    assert job.error == reply["error"]
+    assert job.request is not None and job.request.body == body.decode()
+    assert any(isinstance(e, JobChanged) and e.job.number == job.number for e in events)
+
+
+async def test_healthz(client: httpx.AsyncClient) -> None:
+    health = await client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok" and health.json()["jobs_queued"] >= 0
+
+
+async def test_service_url_helpers(service: Service) -> None:
+    assert service.http_url is not None and service.http_url.startswith("http://127.0.0.1:")
+    assert service.api_url("stripe", "customers") == f"{service.http_url}/api/stripe/customers"
+
+
+async def test_a_larger_malformed_body_goes_to_a_blob(workspace: Workspace, client: httpx.AsyncClient) -> None:
+    body = b'{"pad": "' + b"y" * 20_000 + b'", oops}'  # over the blob threshold and the on-loop parse size
+    answer = await client.post("/api/stripe/customers", content=body, headers=signed(body))
+    assert answer.status_code == 400 and "JSON" in answer.json()["error"]
+    job = workspace.jobs.get(answer.json()["job"])
+    assert job is not None and job.status == "Failed" and job.request is not None
+    assert job.request.body is None and job.request.body_blob
+    assert workspace.jobs.body_of(job.request) == body

@@ -1,0 +1,215 @@
+"""The SMTP receiver against real sockets: smtplib sessions in a thread, swaks when installed."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import smtplib
+import time
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from pathlib import Path
+
+import pytest
+
+from payloads_tui.domain.errors import ServiceError
+from payloads_tui.domain.models import EmailService
+from payloads_tui.engine.events import AuthRejected
+from payloads_tui.service.mail import send_email_async
+from payloads_tui.service.service import Service
+from payloads_tui.service.workspace import Workspace
+from payloads_tui.store.demo import BILLING_EMAIL, DEMO_EMAIL
+
+from .conftest import SLOW_FSYNC, TEST_LIMITS, wait_for_job
+
+SECOND_ADDRESS = "support@payloads.localhost"
+
+
+def message(subject: str, to: str = DEMO_EMAIL, body: str = "Invoice 42 is overdue.") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "ops@example.com"
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{subject.replace(' ', '-')}@example.com>"
+    msg.set_content(body)
+    return msg.as_bytes(policy=SMTP_POLICY)
+
+
+def smtp_session(service: Service) -> smtplib.SMTP:
+    address = service.smtp_host_port
+    assert address is not None
+    return smtplib.SMTP(address[0], address[1], timeout=10)
+
+
+def numbers_of(reply: str) -> list[str]:
+    assert reply.startswith("OK: queued as "), reply
+    return reply.removeprefix("OK: queued as ").split(", ")
+
+
+async def test_accepted_address_becomes_a_job_and_a_task(workspace: Workspace, service: Service) -> None:
+    def send() -> tuple[int, bytes]:
+        with smtp_session(service) as client:
+            client.ehlo()
+            client.mail("ops@example.com")
+            client.rcpt(DEMO_EMAIL.upper())
+            return client.data(message("Card declined"))
+
+    code, reply = await asyncio.to_thread(send)
+    assert code == 250
+    [number] = numbers_of(reply.decode())
+    job = await wait_for_job(workspace, number)
+    assert job.status == "Completed", job.error
+    assert job.source == "Email" and job.payload == BILLING_EMAIL
+    assert job.context == {"mail_from": "ops@example.com", "rcpt": DEMO_EMAIL.upper()}
+    assert job.request is not None and job.request.content_type == "message/rfc822"
+    tasks = workspace.records.find("Task", {"message_id": "<Card-declined@example.com>"})
+    assert [(t["subject"], t["status"], t["sender"]) for t in tasks] == [("Card declined", "Open", "ops@example.com")]
+
+
+async def test_the_reply_waits_for_the_fsync(service: Service, slow_fsync: list[float]) -> None:
+    def send() -> tuple[int, float, float]:
+        with smtp_session(service) as client:
+            client.ehlo()
+            client.mail("ops@example.com")
+            client.rcpt(DEMO_EMAIL)
+            started = time.monotonic()
+            code, _ = client.data(message("Slow disk"))
+            return code, started, time.monotonic()
+
+    code, started, answered = await asyncio.to_thread(send)
+    assert code == 250
+    assert answered - started >= SLOW_FSYNC
+    assert slow_fsync and slow_fsync[0] <= answered
+
+
+async def test_unknown_recipient_is_refused(workspace: Workspace, service: Service, events: list) -> None:
+    def send() -> tuple[int, bytes]:
+        with smtp_session(service) as client:
+            client.ehlo()
+            client.mail("ops@example.com")
+            return client.rcpt("nobody@payloads.localhost")
+
+    code, reply = await asyncio.to_thread(send)
+    assert code == 550
+    assert reply.decode() == (
+        "5.1.1 <nobody@payloads.localhost>: no such mailbox here (configure an Email Service for it)"
+    )
+    [rejected] = [e for e in events if isinstance(e, AuthRejected)]
+    assert rejected.where == "RCPT TO:<nobody@payloads.localhost>" and rejected.peer.startswith("127.0.0.1:")
+
+
+async def test_inactive_email_service_is_refused(workspace: Workspace, service: Service, events: list) -> None:
+    integration = workspace.integration("stripe")
+    integration.emails[0].active = False
+    workspace.save_integration(integration)
+
+    def send() -> tuple[int, bytes]:
+        with smtp_session(service) as client:
+            client.ehlo()
+            client.mail("ops@example.com")
+            return client.rcpt(DEMO_EMAIL)
+
+    code, _ = await asyncio.to_thread(send)
+    assert code == 550
+    [rejected] = [e for e in events if isinstance(e, AuthRejected)]
+    assert rejected.integration == "stripe" and "inactive" in rejected.reason
+
+
+async def test_two_configured_addresses_make_two_jobs(workspace: Workspace, service: Service) -> None:
+    integration = workspace.integration("stripe")
+    integration.emails.append(EmailService(address=SECOND_ADDRESS, payload=BILLING_EMAIL))
+    workspace.save_integration(integration)
+
+    def send() -> dict[str, tuple[int, bytes]]:
+        with smtp_session(service) as client:
+            return client.sendmail(
+                "ops@example.com", [DEMO_EMAIL, SECOND_ADDRESS, "stranger@example.com"], message("Two boxes")
+            )
+
+    # sendmail does not return DATA's reply: the jobs are read from the log instead
+    refused = await asyncio.to_thread(send)
+    assert list(refused) == ["stranger@example.com"] and refused["stranger@example.com"][0] == 550
+    jobs = [j for j in workspace.jobs.newest("inbound", limit=10) if j.source == "Email"]
+    assert sorted(j.context["rcpt"] for j in jobs) == sorted([DEMO_EMAIL, SECOND_ADDRESS])
+    for job in jobs:
+        finished = await wait_for_job(workspace, job.number)
+        assert finished.status == "Completed", finished.error
+
+
+async def test_reply_names_every_job(workspace: Workspace, service: Service) -> None:
+    integration = workspace.integration("stripe")
+    integration.emails.append(EmailService(address=SECOND_ADDRESS, payload=BILLING_EMAIL))
+    workspace.save_integration(integration)
+    reply = await send_email_async(
+        *service.smtp_host_port, to=[DEMO_EMAIL, SECOND_ADDRESS], sender="ops@example.com",
+        subject="Both", body="hello",
+    )
+    numbers = numbers_of(reply.removeprefix("250 "))
+    assert len(numbers) == 2 and len(set(numbers)) == 2
+
+
+async def test_size_is_announced_and_enforced(workspace: Workspace, service: Service) -> None:
+    limit = TEST_LIMITS.max_message_bytes
+    big = message("Too big", body="x" * 70 * (limit // 70 + 10))
+
+    def send() -> tuple[str, tuple[int, bytes], int]:
+        with smtp_session(service) as client:
+            client.ehlo()
+            size = client.esmtp_features.get("size", "")
+            client.mail("ops@example.com")  # no SIZE= declared: the limit bites during DATA
+            client.rcpt(DEMO_EMAIL)
+            data_reply = client.data(big)
+            try:
+                client.sendmail("ops@example.com", [DEMO_EMAIL], big)  # declares SIZE=
+            except smtplib.SMTPSenderRefused as exc:
+                declared = exc.smtp_code
+            else:
+                declared = 250
+            return size, data_reply, declared
+
+    size, data_reply, declared = await asyncio.to_thread(send)
+    assert size == str(limit)
+    assert data_reply[0] == 552
+    assert declared == 552
+    assert [j for j in workspace.jobs.newest("inbound", limit=10) if j.source == "Email"] == []
+
+
+async def test_send_email_with_html_and_attachment(workspace: Workspace, service: Service, tmp_path: Path) -> None:
+    attachment = tmp_path / "invoice.csv"
+    attachment.write_text("number,amount\nINV-1,12.50\n")
+    reply = await send_email_async(
+        *service.smtp_host_port, to=[DEMO_EMAIL], sender="ops@example.com", subject="With attachment",
+        body="See attached.", html="<p>See <b>attached</b>.</p>", attachments=[attachment],
+    )
+    [number] = numbers_of(reply.removeprefix("250 "))
+    job = await wait_for_job(workspace, number)
+    assert job.status == "Completed", job.error
+    [task] = [t for t in workspace.records.all("Task") if t["subject"] == "With attachment"]
+    assert task["attachments"] == 1 and "See attached." in task["description"]
+
+
+async def test_send_email_refused_sends_nothing(workspace: Workspace, service: Service) -> None:
+    with pytest.raises(ServiceError, match="nobody@payloads.localhost"):
+        await send_email_async(
+            *service.smtp_host_port, to=[DEMO_EMAIL, "nobody@payloads.localhost"], sender="ops@example.com",
+            subject="Half", body="x",
+        )
+    assert [j for j in workspace.jobs.newest("inbound", limit=10) if j.source == "Email"] == []
+
+
+@pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed")
+async def test_swaks(workspace: Workspace, service: Service) -> None:
+    host, port = service.smtp_host_port
+    process = await asyncio.create_subprocess_exec(
+        "swaks", "--server", f"{host}:{port}", "--to", DEMO_EMAIL, "--from", "ops@example.com",
+        "--header", "Subject: From swaks", "--body", "Sent by swaks.",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=20)
+    text = output.decode(errors="replace")
+    assert process.returncode == 0, text
+    [line] = [ln for ln in text.splitlines() if "queued as" in ln]
+    number = line.rsplit("queued as ", 1)[1].strip()
+    job = await wait_for_job(workspace, number)
+    assert job.status == "Completed", job.error
+    assert [t["subject"] for t in workspace.records.all("Task") if t.get("sender") == "ops@example.com"] == ["From swaks"]
