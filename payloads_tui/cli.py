@@ -92,13 +92,13 @@ def main(ctx: click.Context, no_service: bool) -> None:
 def open_console(ctx: click.Context, *, demo: bool, service: bool) -> None:
     """Open the Textual console; until it exists, show what the workspace holds."""
     try:
-        from payloads_tui.tui.app import run_console  # type: ignore[attr-defined]
+        from payloads_tui.tui.app import run_console
     except ImportError:
         with open_workspace(ctx, demo=demo, read_only=not service) as ws:
             click.echo(f"Data directory: {ws.home}")
             print_integrations(ws)
         return
-    run_console(settings_from(ctx, demo=demo), service=service)
+    run_console(settings_from(ctx, demo=demo), service=service, sandbox=demo)
 
 
 def print_integrations(ws: Any) -> None:

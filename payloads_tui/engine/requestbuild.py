@@ -47,9 +47,9 @@ from payloads_tui.domain.models import (
     OutboundPayload,
     Source,
 )
+from payloads_tui.store.records import sort_value
 
 BODYLESS_METHODS = frozenset({"GET", "DELETE"})
-_sort_encoder = msgspec.json.Encoder(order="sorted")
 
 
 class RecordReader(Protocol):
@@ -107,33 +107,13 @@ def _filter_of(text: str, where: str) -> Any:
     return keep
 
 
-def _sort_key(path: str) -> Any:
-    parts = path.split(".")
-
-    def key(record: dict) -> tuple[int, Any]:
-        value: Any = record
-        for part in parts:
-            if not isinstance(value, dict) or part not in value:
-                return (0, 0)
-            value = value[part]
-        if value is None:
-            return (0, 0)
-        if isinstance(value, (bool, int, float)):
-            return (1, value)
-        if isinstance(value, str):
-            return (2, value)
-        return (3, _sort_encoder.encode(value))
-
-    return key
-
-
 def _children_of(records: RecordReader, child: ChildSource, parent_id: Any) -> list[dict[str, Any]]:
     found = records.find(child.object, {child.parent_field: parent_id})
     keep = _filter_of(child.filter, f"child source {child.name!r}")
     if keep is not None:
         found = [r for r in found if keep(r)]
     if child.sort:
-        found.sort(key=_sort_key(child.sort), reverse=child.descending)
+        found.sort(key=lambda r: sort_value(r, child.sort), reverse=child.descending)
     elif child.descending:
         found.reverse()
     return found if child.limit is None else found[: child.limit]

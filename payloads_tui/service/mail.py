@@ -7,6 +7,7 @@ drawing. Both return the server's reply to DATA, e.g. `250 OK: queued as IN-12`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import mimetypes
 import smtplib
 import socket
@@ -15,6 +16,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from typing import Any
 
 from payloads_tui.domain.errors import ServiceError
 
@@ -100,28 +102,6 @@ def send_email(
         raise ServiceError(f"could not send through {where}: {exc}; is the service running?") from None
 
 
-async def send_email_async(
-    host: str,
-    port: int,
-    *,
-    to: list[str],
-    sender: str,
-    subject: str,
-    body: str,
-    attachments: Sequence[Path] = (),
-    html: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> str:
-    """`send_email` in a worker thread."""
-    return await asyncio.to_thread(
-        send_email,
-        host,
-        port,
-        to=to,
-        sender=sender,
-        subject=subject,
-        body=body,
-        attachments=attachments,
-        html=html,
-        timeout=timeout,
-    )
+async def send_email_async(host: str, port: int, **options: Any) -> str:
+    """`send_email` in a worker thread (same keyword options)."""
+    return await asyncio.to_thread(functools.partial(send_email, host, port, **options))

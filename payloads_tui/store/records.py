@@ -109,7 +109,7 @@ def _index_key(record: dict[str, Any], keys: tuple[str, ...]) -> IndexKey:
     return tuple(_key_encoder.encode(record[k]) if k in record else None for k in keys)
 
 
-def _sort_value(record: dict[str, Any], path: str) -> tuple[int, Any]:
+def sort_value(record: dict[str, Any], path: str) -> tuple[int, Any]:
     """Sort key of `record` by a dotted field path: missing/None first, then numbers, text, the rest."""
     value: Any = record
     for part in path.split("."):
@@ -330,7 +330,7 @@ class RecordStore:
             if predicate is not None:
                 records = [r for r in records if predicate(r)]
             if sort:
-                records = sorted(records, key=lambda r: _sort_value(r, sort), reverse=descending)
+                records = sorted(records, key=lambda r: sort_value(r, sort), reverse=descending)
             elif descending:
                 records = list(records)[::-1]
             selected = list(records)
