@@ -165,6 +165,21 @@ class Workspace:
         )
         return plaintext
 
+    def reveal_api_secret(self, slug: str, method: str, path: str) -> str:
+        """Plaintext signing secret of an External API (for a ready `curl`); written to history."""
+        integration = self.config.get(slug)
+        api = integration.api(path, method)
+        if api is None:
+            raise NotFoundError(f"integration {slug!r} has no External API {method} {path}")
+        if not api.secret:
+            raise NotFoundError(f"External API {method} {path} has no signing secret (auth: {api.auth})")
+        plaintext = self.vault.decrypt(api.secret)
+        self.history_log.record(
+            [HistoryEntry(user=self.user, action="reveal", integration=slug, kind="external API",
+                          name=f"{method} {path}", changes=[])]
+        )
+        return plaintext
+
     def rotate_key(self) -> int:
         """Re-encrypt every secret under a new key; returns how many."""
         self._writable()
@@ -295,9 +310,11 @@ class Workspace:
         return self.service
 
     def service_status(self) -> dict[str, Any]:
-        """{running, http, smtp, queued, running_jobs, retrying} for the highlights panel."""
+        """For the highlights panel: `{running, started_at, http (URL), smtp (host:port),
+        sandbox (URL), jobs: {queued, running, retrying}}`; addresses None when off."""
         if self.service is None:
-            return {"running": False, "http": None, "smtp": None, "queued": 0, "running_jobs": 0, "retrying": 0}
+            return {"running": False, "started_at": None, "http": None, "smtp": None, "sandbox": None,
+                    "jobs": {"queued": 0, "running": 0, "retrying": 0}}
         return self.service.status()
 
     def api_url(self, slug: str, path: str) -> str:

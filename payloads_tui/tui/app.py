@@ -1,0 +1,316 @@
+"""The console app: `make_app()` (shared by the CLI and the tests) and `run_console()`.
+
+The app holds the workspace (and the service, when this console runs it), turns service
+events into messages for every open screen (through `EventBridge`, at most ~10 job
+batches a second), shows workspace errors as notifications (`CallFailed`, one place),
+and raises a notification for every job that fails.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from payloads_tui.domain.errors import LockedError, PayloadsError
+from payloads_tui.domain.models import Job
+from payloads_tui.service.control import ControlServer
+from payloads_tui.service.remote import RemoteWorkspace, attach
+from payloads_tui.settings import Settings
+from payloads_tui.tui.bridge import AuthRefused, ConfigEventArrived, EventBridge, JobsPending, ServiceEventArrived
+from payloads_tui.tui.calls import as_payloads_error
+from payloads_tui.tui.commands import ConsoleCommands, PaletteCommand
+from payloads_tui.tui.formatting import MIN_DELAY, Clock
+from payloads_tui.tui.messages import CallFailed, ConfigUpdated, EmailSent, JobsChanged, JobsStarted, ServiceUpdated
+from payloads_tui.tui.screens.integration import IntegrationScreen
+from payloads_tui.tui.screens.integrations import IntegrationsScreen
+from payloads_tui.tui.screens.keys import KeysScreen
+
+if TYPE_CHECKING:
+    from payloads_tui.service.service import Service
+    from payloads_tui.service.workspace import Workspace
+
+#: Failed jobs notified one by one per batch; more become one summary notification.
+FAILURES_NOTIFIED_SINGLY = 3
+#: Seconds between two "request refused" notifications (the rest are counted).
+AUTH_NOTICE_INTERVAL = 2.0
+#: Every this many jobs in a batch add one base interval before the next batch...
+JOBS_PER_BATCH_STEP = 25
+#: ...up to this many seconds between batches.
+MAX_FLUSH_INTERVAL = 0.5
+
+
+def styles_dir() -> Path:
+    """The folder of `*.tcss` files: inside the installed package, else beside it in the source tree."""
+    packaged = Path(__file__).resolve().parent.parent / "styles"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent.parent / "styles"
+
+
+def display_path(path: Path) -> str:
+    """`path` with the home directory written as `~`."""
+    try:
+        return "~/" + str(path.resolve().relative_to(Path.home().resolve()))
+    except ValueError:
+        return str(path)
+
+
+class PayloadsApp(App[None]):
+    """The Payloads console over one `Workspace`."""
+
+    TITLE = "Payloads"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    BINDINGS = [
+        Binding("question_mark", "keys", "Keys", show=False, key_display="?"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        service: Service | None = None,
+        clock: Clock | None = None,
+        attached_pid: int | None = None,
+    ) -> None:
+        super().__init__(css_path=sorted(styles_dir().glob("*.tcss")))
+        # An operator's console over SSH: every frame costs bandwidth, and nothing here needs to slide.
+        self.animation_level = "none"
+        self.workspace = workspace
+        self.service = service
+        self.clock: Clock = clock or time.time
+        self.attached_pid = attached_pid
+        self.service_error: str | None = None
+        self.control: ControlServer | None = None
+        self.bridge = EventBridge(self)
+        self._last_flush = 0.0
+        self._flush_interval = self.bridge.interval
+        self._notified_failures: deque[str] = deque(maxlen=2000)
+        self._auth_last_notice = 0.0
+        self._auth_suppressed = 0
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        return IntegrationsScreen()
+
+    def on_mount(self) -> None:
+        self.bridge.attach(self.workspace.events.subscribe)
+        if isinstance(self.workspace, RemoteWorkspace):
+            self.run_worker(self.workspace.start_events(), group="attach", exit_on_error=False)
+        if self.service is not None:
+            self.run_worker(self._start_service(), group="service", exclusive=True, exit_on_error=False)
+
+    async def _start_service(self) -> None:
+        assert self.service is not None
+        try:
+            await self.service.start()
+            # Other processes (the CLI, a console over SSH) change things through us.
+            self.control = ControlServer(self.workspace)
+            await self.control.start()
+        except (PayloadsError, OSError) as exc:
+            self.service_error = str(as_payloads_error(exc))
+            self.notify(f"The service did not start: {self.service_error}", severity="error", timeout=15)
+        self._broadcast(ServiceUpdated(self.workspace.service_status(), self.service_error))
+
+    async def on_unmount(self) -> None:
+        self.bridge.detach()
+        if self.control is not None:
+            await self.control.stop()
+        if isinstance(self.workspace, RemoteWorkspace):
+            await self.workspace.aclose()
+        if self.service is not None and self.service_error is None:
+            try:
+                await self.service.stop()
+            except PayloadsError as exc:  # shutting down: say it, do not raise
+                self.log.error(f"service stop failed: {exc}")
+
+    # --- what the top bar says -----------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        return display_path(self.workspace.home)
+
+    def service_line(self, *, short: bool = False) -> tuple[str, str]:
+        """(text, state) of the service for the top bar; `short` leaves the addresses out."""
+        if self.attached_pid is not None:
+            holder = f"a service (pid {self.attached_pid})" if self.attached_pid else "a service"
+            if isinstance(self.workspace, RemoteWorkspace):
+                return f"attached to {holder}", "attached"
+            return f"attached read-only: {holder} owns this data directory", "attached"
+        if self.service_error:
+            return f"service failed: {self.service_error}", "failed"
+        status = self.workspace.service_status()
+        if status.get("running") and short:
+            return "● service running", "running"
+        if status.get("running"):
+            http = str(status.get("http") or "off").removeprefix("http://")
+            return f"● HTTP {http} · SMTP {status.get('smtp') or 'off'}", "running"
+        if self.service is not None:
+            return "◌ service starting…", "starting"
+        if self.workspace.read_only:
+            return "read-only · service off", "off"
+        return "service off", "off"
+
+    # --- events from the service ---------------------------------------------------------
+
+    def _broadcast(self, message_factory: Any) -> None:
+        for screen in self.screen_stack:
+            message = message_factory() if callable(message_factory) else message_factory
+            screen.post_message(message)
+
+    def on_jobs_pending(self, _message: JobsPending) -> None:
+        delay = max(0.0, self._last_flush + self._flush_interval - time.monotonic())
+        self.set_timer(max(delay, MIN_DELAY), self._flush_jobs)
+
+    def _flush_jobs(self) -> None:
+        now = time.monotonic()
+        self._last_flush = now
+        jobs = self.bridge.take()
+        # A busy service sends big batches: then batch more, so the screen repaints less often
+        # (a DataTable repaint costs tens of ms) and the loop stays free for the service and keys.
+        self._flush_interval = min(MAX_FLUSH_INTERVAL,
+                                   self.bridge.interval * (1 + len(jobs) / JOBS_PER_BATCH_STEP))
+        if not jobs:
+            return
+        self._notify_failures(jobs)
+        for screen in self.screen_stack:
+            screen.post_message(JobsChanged(jobs))
+
+    def _notify_failures(self, jobs: tuple[Job, ...]) -> None:
+        failed = [j for j in jobs if j.status == "Failed" and j.number not in self._notified_failures]
+        self._notified_failures.extend(j.number for j in failed)
+        if len(failed) <= FAILURES_NOTIFIED_SINGLY:
+            for job in failed:
+                reason = f": {job.error}" if job.error else ""
+                self.notify(f"{job.payload}{reason}", title=f"{job.number} failed", severity="error",
+                            markup=False, timeout=8)
+            return
+        numbers = ", ".join(j.number for j in failed[:5]) + (", …" if len(failed) > 5 else "")
+        self.notify(f"{numbers} — press f on the Jobs tab to see failures only",
+                    title=f"{len(failed)} jobs failed", severity="error", markup=False, timeout=8)
+
+    def on_config_event_arrived(self, message: ConfigEventArrived) -> None:
+        event = message.event
+        self._broadcast(lambda: ConfigUpdated(event.integration, event.action))
+
+    def on_service_event_arrived(self, message: ServiceEventArrived) -> None:
+        if message.event.error:
+            self.service_error = message.event.error
+            self.notify(message.event.error, title="Service", severity="error", markup=False, timeout=15)
+        status = self.workspace.service_status()
+        self._broadcast(lambda: ServiceUpdated(status, message.event.error))
+
+    def on_auth_refused(self, message: AuthRefused) -> None:
+        now = time.monotonic()
+        if now - self._auth_last_notice < AUTH_NOTICE_INTERVAL:
+            self._auth_suppressed += 1
+            return
+        event = message.event
+        more = f" (and {self._auth_suppressed} more)" if self._auth_suppressed else ""
+        self._auth_last_notice, self._auth_suppressed = now, 0
+        peer = f" from {event.peer}" if event.peer else ""
+        self.notify(f"{event.where}{peer}: {event.reason}{more}", title=f"{event.integration}: refused",
+                    severity="warning", markup=False)
+
+    # --- errors: the one place they become notifications ---------------------------------
+
+    def on_call_failed(self, message: CallFailed) -> None:
+        self.notify(str(message.error), title=f"Could not {message.doing}", severity="error", markup=False,
+                    timeout=10)
+
+    def on_jobs_started(self, message: JobsStarted) -> None:
+        numbers = ", ".join(job.number for job in message.jobs[:5]) + (", …" if len(message.jobs) > 5 else "")
+        if not message.jobs:
+            self.notify(f"{message.what}: no records to send.", severity="warning", markup=False)
+            return
+        self.notify(f"{message.what}: {numbers}. Watch it on the Jobs tab (2).", markup=False)
+
+    def on_email_sent(self, message: EmailSent) -> None:
+        self.notify(f"Sent to {', '.join(message.to)} — {message.reply}. Its job appears on the Jobs tab.",
+                    title="Test email", markup=False)
+
+    # --- actions -------------------------------------------------------------------------
+
+    def open_integration(self, slug: str, *, tab: str = "payloads") -> None:
+        """Show integration `slug` on top of the home screen."""
+        blocking = [s for s in self.screen_stack[1:] if getattr(s, "has_unsaved_changes", lambda: False)()]
+        if blocking:
+            self.notify("Save or discard the payload you are editing first.", severity="warning")
+            return
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.push_screen(IntegrationScreen(slug, tab=tab))
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        commands = [
+            PaletteCommand(f"Open {integration.name}", f"Integration {integration.slug}",
+                           lambda slug=integration.slug: self.open_integration(slug))
+            for integration in self.workspace.integrations()
+        ]
+        commands += [
+            PaletteCommand("Switch theme", "Pick another colour theme", self.action_change_theme),
+            PaletteCommand("Keys", "Every key that works here", self.action_keys),
+            PaletteCommand("Home", "The list of integrations", self.action_home),
+        ]
+        return commands
+
+    def action_home(self) -> None:
+        self.open_integration_list()
+
+    def open_integration_list(self) -> None:
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_keys(self) -> None:
+        if isinstance(self.screen, KeysScreen):
+            return
+        self.push_screen(KeysScreen(self.screen))
+
+    def copy_and_show(self, text: str, what: str) -> None:
+        """Copy `text` to the clipboard and show it (the clipboard may not reach a terminal over SSH)."""
+        self.copy_to_clipboard(text)
+        self.notify(text, title=f"Copied {what}", markup=False, timeout=12)
+
+
+def make_app(
+    workspace: Workspace,
+    *,
+    service: Service | None = None,
+    clock: Clock | None = None,
+    attached_pid: int | None = None,
+) -> PayloadsApp:
+    """The console over `workspace`; `service` runs in the app's loop when given."""
+    return PayloadsApp(workspace, service=service, clock=clock, attached_pid=attached_pid)
+
+
+def run_console(settings: Settings, *, service: bool, sandbox: bool = False) -> None:
+    """Open the data directory, run the console (with the service unless told not to), close.
+
+    When another process's service holds the data directory, the console attaches to
+    it through its control socket (live jobs, changes made by that service); if no
+    service answers there, it opens the files read-only and says who owns them.
+    """
+    from payloads_tui.service.workspace import Workspace
+
+    attached_pid: int | None = None
+    workspace: Workspace | RemoteWorkspace
+    try:
+        workspace = Workspace(settings, read_only=not service)
+    except LockedError as exc:
+        workspace = attach(settings) or Workspace(settings, read_only=True)
+        attached_pid = exc.pid or 0
+    try:
+        runner = None
+        if service and attached_pid is None:
+            from payloads_tui.service.service import Service
+
+            runner = Service(workspace, http=settings.http_address, smtp=settings.smtp_address, sandbox=sandbox)
+        make_app(workspace, service=runner, attached_pid=attached_pid).run()
+    finally:
+        workspace.close()

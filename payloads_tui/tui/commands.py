@@ -1,0 +1,47 @@
+"""The command palette (ctrl+p): every action by name, from the app and the screen in front.
+
+Screens offer their actions through `palette_commands()`; the app adds the global ones
+(open an integration, import a bundle, switch theme). One `Provider` serves both, so
+what the palette lists always matches what the screen can do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+
+@dataclass(frozen=True)
+class PaletteCommand:
+    """One palette entry: what the user reads, a line of help, and what it runs."""
+
+    title: str
+    help: str
+    run: Callable[[], Any]
+
+
+def commands_for(app: Any, screen: Any) -> list[PaletteCommand]:
+    found: list[PaletteCommand] = []
+    for source in (screen, app):
+        offer: Callable[[], Iterable[PaletteCommand]] | None = getattr(source, "palette_commands", None)
+        if offer is not None:
+            found.extend(offer())
+    return found
+
+
+class ConsoleCommands(Provider):
+    """Palette entries of the screen the palette was opened on, then the app's."""
+
+    async def discover(self) -> Hits:
+        for command in commands_for(self.app, self.screen):
+            yield DiscoveryHit(command.title, command.run, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in commands_for(self.app, self.screen):
+            score = matcher.match(command.title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(command.title), command.run, help=command.help)

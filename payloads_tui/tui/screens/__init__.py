@@ -1,0 +1,1 @@
+"""Screens of the console: home, integration, job detail, editors, and the small modals."""

@@ -1,0 +1,50 @@
+"""`ComposeEmailForm`: a test email to send through the local SMTP receiver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.widgets import Input, TextArea
+
+from payloads_tui.domain.errors import ValidationError
+from payloads_tui.tui.screens.form_screen import FormScreen
+from payloads_tui.tui.widgets.form import FieldRow
+
+
+@dataclass(frozen=True)
+class TestEmail:
+    """What to send."""
+
+    to: list[str]
+    sender: str
+    subject: str
+    body: str
+
+
+class ComposeEmailForm(FormScreen[TestEmail]):
+    """To, from, subject and body; ctrl+s sends."""
+
+    SUBMIT_LABEL = "Send"
+    TITLE_TEXT = "Send a test email"
+
+    def __init__(self, to: str = "") -> None:
+        super().__init__()
+        self.to = to
+
+    def fields(self) -> ComposeResult:
+        yield FieldRow("To", Input(self.to, id="f-to", compact=True, placeholder="billing@payloads.localhost"),
+                       name="to", hint="one or more addresses, comma-separated")
+        yield FieldRow("From", Input("you@example.com", id="f-from", compact=True), name="from")
+        yield FieldRow("Subject", Input("Test from the console", id="f-subject", compact=True), name="subject")
+        yield FieldRow("Body", TextArea("Hello from the Payloads console.", id="f-body", compact=True,
+                                        soft_wrap=True), name="body")
+
+    def submit(self) -> TestEmail:
+        to = [a.strip() for a in self.value("f-to").split(",") if a.strip()]
+        if not to:
+            raise ValidationError("name at least one address", "to")
+        sender = self.value("f-from")
+        if "@" not in sender:
+            raise ValidationError(f"{sender!r} is not an email address", "from")
+        return TestEmail(to, sender, self.value("f-subject"), self.query_one("#f-body", TextArea).text)

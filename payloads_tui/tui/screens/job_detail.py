@@ -1,0 +1,223 @@
+"""`JobDetailScreen`: everything logged about one job, and retry / replay.
+
+Status line, timings and attempts; the request and the response (headers, body
+highlighted by content type; large bodies read from their blob in a worker); the data
+queried; each record written or its error; links to related jobs (enter follows them).
+The screen follows the job live while it changes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from payloads_tui.domain.models import Job
+from payloads_tui.tui.calls import attempt, workspace_work
+from payloads_tui.tui.formatting import format_duration, format_moment, status_text
+from payloads_tui.tui.messages import JobsChanged
+from payloads_tui.tui.screens.base import ConsoleScreen
+from payloads_tui.tui.screens.integration_actions import replay_job, retry_job
+from payloads_tui.tui.widgets.exchange_view import render_exchange
+from payloads_tui.tui.widgets.topbar import TopBar
+
+#: Per-record results listed, at most.
+RESULTS_SHOWN = 500
+
+
+class BodiesRead(Message):
+    """The full request and response bodies of a job, read from the job log."""
+
+    def __init__(self, number: str, request: bytes | None, response: bytes | None) -> None:
+        super().__init__()
+        self.number = number
+        self.request = request
+        self.response = response
+
+
+def summary(job: Job, now: float) -> Text:
+    line = Text.assemble((job.number, "bold"), "  ")
+    line.append_text(status_text(job.status))
+    line.append(f"  {job.payload}", style="bold")
+    line.append(f"\nsource {job.source} · created {format_moment(job.created, now)} · "
+                f"modified {format_moment(job.modified, now)} · took {format_duration(job.modified - job.created)}",
+                style="dim")
+    line.append(f"\nrecords processed {job.records_processed}")
+    if job.records_failed:
+        line.append(f" · failed {job.records_failed}", style="bold red")
+    if job.next_attempt_at:
+        line.append(f" · next attempt at {format_moment(job.next_attempt_at, now)}", style="magenta")
+    if job.error:
+        line.append("\n")
+        line.append(job.error, style="bold red")
+    return line
+
+
+def timings_and_attempts(job: Job, now: float) -> Group | None:
+    parts: list[Any] = []
+    if job.timings:
+        parts.append(Text(" · ".join(f"{name} {format_duration(value)}" for name, value in job.timings.items()),
+                          style="dim"))
+    if job.attempts:
+        table = Table("#", "started", "took", "code", "error", box=None, padding=(0, 1), header_style="bold")
+        for attempt_ in job.attempts:
+            took = format_duration(attempt_.finished - attempt_.started) if attempt_.finished else "…"
+            table.add_row(str(attempt_.number), format_moment(attempt_.started, now), took,
+                          str(attempt_.response_code or "—"), Text(attempt_.error or "", style="red"))
+        parts.append(table)
+    return Group(*parts) if parts else None
+
+
+def results_table(job: Job) -> Table | None:
+    if not job.results:
+        return None
+    table = Table("target", "item", "operation", "record", "error", box=None, padding=(0, 1), header_style="bold")
+    for result in job.results[:RESULTS_SHOWN]:
+        table.add_row(result.target, str(result.item), result.operation or "—", result.record_id or "—",
+                      Text(result.error or "", style="bold red"), style="on #3a0000" if result.error else None)
+    if len(job.results) > RESULTS_SHOWN:
+        table.add_row("…", f"{len(job.results) - RESULTS_SHOWN} more", "", "", "")
+    return table
+
+
+def related_jobs(job: Job) -> list[tuple[str, str]]:
+    """(number, relation) of every job linked to `job`."""
+    links = job.links
+    related: list[tuple[str, str]] = []
+    if links.parent:
+        related.append((links.parent, "started this job"))
+    if links.original:
+        related.append((links.original, "original of this retry/replay"))
+    related += [(number, "started by this job") for number in links.children]
+    related += [(number, "retry/replay of this job") for number in links.reruns]
+    return related
+
+
+class JobDetailScreen(ConsoleScreen):
+    """One job; `R` retries it, `P` replays it, enter on a link opens that job."""
+
+    BINDINGS = [
+        Binding("R", "retry", "Retry"),
+        Binding("P", "replay", "Replay"),
+    ]
+
+    def __init__(self, number: str) -> None:
+        super().__init__(classes="job-screen")
+        self.number = number.upper()
+        self.job: Job | None = None
+        self._bodies: tuple[bytes | None, bytes | None] = (None, None)
+
+    def compose(self) -> ComposeResult:
+        yield TopBar(f"{self.console.location} › {self.number}")
+        with VerticalScroll(id="job-scroll"):
+            yield Static("", id="job-summary")
+            yield OptionList(id="job-links")
+            yield Static("", id="job-timings")
+            yield Static("Request", classes="section-title", id="job-request-title")
+            yield Static("", id="job-request")
+            yield Static("Response", classes="section-title", id="job-response-title")
+            yield Static("", id="job-response")
+            yield Static("Data queried", classes="section-title", id="job-data-title")
+            yield Static("", id="job-data")
+            yield Static("Records", classes="section-title", id="job-results-title")
+            yield Static("", id="job-results")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        if self.reload():
+            self.query_one("#job-scroll").focus()
+
+    def reload(self) -> bool:
+        job = attempt(self, f"open {self.number}", self.workspace.job, self.number)
+        if job is None:
+            self.dismiss()
+            return False
+        self.job = job
+        self.show()
+        self.read_bodies(job)
+        return True
+
+    @workspace_work("read the job's bodies", group="bodies", thread=True)
+    def read_bodies(self, job: Job) -> None:
+        request = self.workspace.job_body(job, "request")
+        response = self.workspace.job_body(job, "response")
+        self.post_message(BodiesRead(job.number, request, response))
+
+    def on_bodies_read(self, message: BodiesRead) -> None:
+        if message.number == self.number:
+            self._bodies = (message.request, message.response)
+            self.show_exchanges()
+
+    def show(self) -> None:
+        job = self.job
+        if job is None:
+            return
+        now = self.now()
+        self.query_one("#job-summary", Static).update(summary(job, now))
+        links = self.query_one("#job-links", OptionList)
+        related = related_jobs(job)
+        links.clear_options()
+        links.add_options([Option(Text.assemble(("→ ", "dim"), (n, "bold underline"), f"  {why}"), id=n)
+                           for n, why in related])
+        links.display = bool(related)
+        if related:
+            links.highlighted = 0
+        timings = timings_and_attempts(job, now)
+        self.query_one("#job-timings", Static).update(timings or "")
+        self.query_one("#job-timings").display = timings is not None
+        data = job.data_queried
+        self._section("data", json.dumps(data, indent=2, default=str, ensure_ascii=False)[:64 * 1024] if data else None)
+        results = results_table(job)
+        self._section("results", results)
+        self.show_exchanges()
+
+    def _section(self, name: str, content: Any) -> None:
+        self.query_one(f"#job-{name}-title").display = content is not None
+        body = self.query_one(f"#job-{name}", Static)
+        body.display = content is not None
+        body.update(content if content is not None else "")
+
+    def show_exchanges(self) -> None:
+        job = self.job
+        if job is None:
+            return
+        request_body = self._bodies[0] if self._bodies[0] is not None else _inline(job.request)
+        response_body = self._bodies[1] if self._bodies[1] is not None else _inline(job.response)
+        self._section("request", render_exchange(job.request, request_body, request=True) if job.request else None)
+        self._section("response", render_exchange(job.response, response_body, request=False)
+                      if job.response else None)
+
+    def on_jobs_changed(self, message: JobsChanged) -> None:
+        for job in message.jobs:
+            if job.number == self.number:
+                self.job = job
+                self.show()
+                if job.status in ("Completed", "Partially Completed", "Failed", "Cancelled"):
+                    self.read_bodies(job)
+
+    @on(OptionList.OptionSelected, "#job-links")
+    def _follow(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.app.push_screen(JobDetailScreen(event.option.id))
+
+    def action_retry(self) -> None:
+        retry_job(self, self.number)
+
+    def action_replay(self) -> None:
+        replay_job(self, self.number)
+
+
+def _inline(exchange: Any) -> bytes | None:
+    if exchange is None or exchange.body is None:
+        return None
+    return exchange.body.encode("utf-8")

@@ -1,0 +1,264 @@
+"""`OutboundEditorScreen`: an outbound payload's request, sources, elements, headers and query.
+
+Tab 1 the request (endpoint with `{merge}` fields checked as typed, method, content
+type, credential, response handler, success codes, paging, timeout, attempts); tab 2
+the sources (records queried); tab 3 the elements (values placed in the body, headers,
+query or URL); tab 4 extra headers and query parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+
+from payloads_tui.domain.models import Element, OutboundPayload, Source
+from payloads_tui.tui.checks import expression_problem, template_problem
+from payloads_tui.tui.screens.editor_base import PayloadEditorScreen
+from payloads_tui.tui.widgets.form import FieldRow
+from payloads_tui.tui.widgets.keyed_table import Col
+from payloads_tui.tui.widgets.list_editor import ItemField, ListEditor
+from payloads_tui.tui.widgets.topbar import TopBar
+
+METHODS = [(m, m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE")]
+CONTENT_TYPES = [("JSON", "json"), ("Form URL-encoded", "form"), ("XML", "xml"), ("Plain text", "text")]
+INITIATED = [("Locally Initiated", "local"), ("API Initiated", "api")]
+PAGINATION = [("none", "none"), ("Stripe (starting_after)", "stripe")]
+PLACEMENTS = [("body", "body"), ("header", "header"), ("query", "query"), ("URL merge field", "url")]
+ELEMENT_SOURCES = [("record (JMESPath)", "record"), ("context (JMESPath)", "context"), ("static value", "static"),
+                   ("now", "now"), ("variable", "variable"), ("credential field", "credential")]
+TABS = ("request", "sources", "elements", "extras")
+
+SOURCE_COLUMNS = [
+    Col("name", "Source", min_width=10),
+    Col("object", "Object", width=12),
+    Col("filter", "Filter", min_width=12, drop=2),
+    Col("sort", "Sort", width=12, drop=3),
+    Col("limit", "Limit", width=5, justify="right", drop=4),
+    Col("children", "Children", width=8, justify="right", drop=1),
+]
+ELEMENT_COLUMNS = [
+    Col("path", "Path", min_width=14),
+    Col("placement", "In", width=6),
+    Col("source", "Source", width=8, drop=2),
+    Col("expression", "Expression / value", min_width=16),
+    Col("each", "Each", width=10, drop=1),
+]
+EXTRA_COLUMNS = [
+    Col("where", "In", width=6),
+    Col("name", "Name", min_width=14),
+    Col("value", "Value (may hold {merge} fields)", min_width=20),
+]
+
+
+@dataclass
+class Extra:
+    """One header or query parameter as edited (the payload keeps two dicts)."""
+
+    where: str
+    name: str
+    value: str
+
+
+def source_cells(source: Source) -> dict[str, Any]:
+    arrow = " ↓" if source.descending else ""
+    return {"name": source.name, "object": source.object, "filter": source.filter,
+            "sort": f"{source.sort}{arrow}" if source.sort else "", "limit": str(source.limit or ""),
+            "children": str(len(source.children))}
+
+
+def element_cells(element: Element) -> dict[str, Any]:
+    if element.each:
+        shown: Any = Text(f"array of {len(element.elements)} fields per {element.each}", style="cyan")
+    elif element.source == "static":
+        shown = Text(repr(element.value), style="green")
+    elif element.source == "now":
+        shown = Text("(the current time)", style="dim")
+    else:
+        problem = expression_problem(element.expression) if element.source in ("record", "context") else None
+        shown = Text(element.expression, style="red" if problem else "")
+    return {"path": element.path, "placement": element.placement, "source": element.source,
+            "expression": shown, "each": element.each}
+
+
+def extra_cells(extra: Extra) -> dict[str, Any]:
+    return {"where": extra.where, "name": extra.name,
+            "value": Text(extra.value, style="red" if template_problem(extra.value) else "")}
+
+
+def _optional_expression(_item: Any, text: str) -> str | None:
+    return expression_problem(text, required=False)
+
+
+class OutboundEditorScreen(PayloadEditorScreen[OutboundPayload]):
+    """See the module docstring."""
+
+    KIND = "outbound"
+    TABS = TABS
+    BINDINGS = [
+        Binding("alt+1", "show_tab('request')", "Request", show=False, priority=True),
+        Binding("1", "show_tab('request')", "Request", show=False),
+        Binding("alt+2", "show_tab('sources')", "Sources", show=False, priority=True),
+        Binding("2", "show_tab('sources')", "Sources", show=False),
+        Binding("alt+3", "show_tab('elements')", "Elements", show=False, priority=True),
+        Binding("3", "show_tab('elements')", "Elements", show=False),
+        Binding("alt+4", "show_tab('extras')", "Headers & query", show=False, priority=True),
+        Binding("4", "show_tab('extras')", "Headers & query", show=False),
+    ]
+
+    def __init__(self, slug: str, name: str | None) -> None:
+        super().__init__(slug, name)
+        self.extras = [Extra("header", k, v) for k, v in self.model.headers.items()]
+        self.extras += [Extra("query", k, v) for k, v in self.model.query.items()]
+
+    def new_model(self) -> OutboundPayload:
+        return OutboundPayload(name="New outbound payload", method="POST", content_type="json",
+                               endpoint="{base_url}/")
+
+    def header_fields(self) -> dict[str, tuple[str, str]]:
+        return {
+            "name": ("h-name", "text"), "description": ("h-description", "text"),
+            "initiated": ("h-initiated", "select"), "method": ("h-method", "select"),
+            "endpoint": ("h-endpoint", "text"), "content_type": ("h-content-type", "select"),
+            "credential": ("h-credential", "select"), "response_handler": ("h-handler", "select"),
+            "success_codes": ("h-success", "text"), "request_per_record": ("h-per-record", "switch"),
+            "pagination": ("h-pagination", "select"), "timeout": ("h-timeout", "float"),
+            "max_attempts": ("h-attempts", "int"),
+        }
+
+    def list_editors(self) -> dict[str, ListEditor]:
+        return {"sources": self.query_one("#sources-editor", ListEditor),
+                "elements": self.query_one("#elements-editor", ListEditor)}
+
+    def check_header(self, attribute: str, value: Any) -> str | None:
+        if attribute == "endpoint":
+            if not str(value).strip() and self.model.initiated == "local":
+                return "a locally initiated payload needs an endpoint"
+            return template_problem(str(value))
+        return super().check_header(attribute, value)
+
+    # --- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        title = self.original.name if self.original else "new outbound payload"
+        integration = self.integration
+        credentials = [(c.name, c.name) for c in integration.credentials]
+        handlers = [(p.name, p.name) for p in integration.inbound]
+        yield TopBar(f"{self.console.location} › {integration.name} › {title}")
+        with TabbedContent(initial="request", id="editor-tabs"):
+            with TabPane("1 Request", id="request"):
+                with VerticalScroll(classes="editor-header"):
+                    yield FieldRow("Name", self.header_input("name", "h-name"), name="name")
+                    yield FieldRow("Description", self.header_input("description", "h-description"),
+                                   name="description")
+                    yield FieldRow("Record type", self.header_select("initiated", "h-initiated", INITIATED,
+                                                                     allow_blank=False), name="initiated")
+                    yield FieldRow("Method", self.header_select("method", "h-method", METHODS, allow_blank=False),
+                                   name="method")
+                    yield FieldRow("Endpoint", self.header_input("endpoint", "h-endpoint",
+                                                                 placeholder="{base_url}/v1/customers/{stripe_id}"),
+                                   name="endpoint")
+                    yield FieldRow("Content type", self.header_select("content_type", "h-content-type", CONTENT_TYPES,
+                                                                      allow_blank=False), name="content_type")
+                    yield FieldRow("Credential", self.header_select("credential", "h-credential", credentials,
+                                                                    prompt="none"), name="credential")
+                    yield FieldRow("Response handler", self.header_select("response_handler", "h-handler", handlers,
+                                                                          prompt="none"), name="response_handler")
+                    yield FieldRow("Success codes", self.header_input("success_codes", "h-success", placeholder="2xx"),
+                                   name="success_codes")
+                    yield FieldRow("Per record", self.header_switch("request_per_record", "h-per-record"),
+                                   name="request_per_record")
+                    yield FieldRow("Paging", self.header_select("pagination", "h-pagination", PAGINATION,
+                                                                allow_blank=False), name="pagination")
+                    yield FieldRow("Timeout (s)", self.header_input("timeout", "h-timeout", type="number"),
+                                   name="timeout")
+                    yield FieldRow("Max attempts", self.header_input("max_attempts", "h-attempts", type="integer"),
+                                   name="max_attempts")
+            with TabPane("2 Sources", id="sources"):
+                yield ListEditor(
+                    title="Sources: records queried (a add · d delete)", columns=SOURCE_COLUMNS, id="sources-editor",
+                    cells=source_cells,
+                    new_item=lambda items: Source(name=f"source{len(items) + 1}", object="Account"),
+                    fields=[
+                        ItemField("name", "Name"),
+                        ItemField("object", "Object", placeholder="Account"),
+                        ItemField("filter", "Filter", "expression", placeholder="!stripe_id (empty: every record)",
+                                  check=_optional_expression),
+                        ItemField("sort", "Sort by", "expression", placeholder="name", check=_optional_expression),
+                        ItemField("descending", "Descending", "switch"),
+                        ItemField("limit", "Limit", "int", placeholder="no limit"),
+                    ],
+                )
+            with TabPane("3 Elements", id="elements"):
+                yield ListEditor(
+                    title="Elements: values placed in the request (a add · d delete)", columns=ELEMENT_COLUMNS,
+                    id="elements-editor", cells=element_cells,
+                    new_item=lambda items: Element(path=f"field{len(items) + 1}", expression=""),
+                    fields=[
+                        ItemField("path", "Path", placeholder="metadata.order_id"),
+                        ItemField("placement", "Placed in", "select", choices=lambda: PLACEMENTS),
+                        ItemField("source", "Source", "select", choices=lambda: ELEMENT_SOURCES),
+                        ItemField("expression", "Expression", "expression", placeholder="email",
+                                  applies=lambda e: e.source in ("record", "context") and not e.each,
+                                  check=lambda _e, text: expression_problem(text)),
+                        ItemField("expression", "Name", key="name_of",
+                                  applies=lambda e: e.source in ("variable", "credential")),
+                        ItemField("value", "Value", "value", placeholder="JSON or text",
+                                  applies=lambda e: e.source == "static"),
+                        ItemField("each", "Each record of", placeholder="(a source or child source name)"),
+                    ],
+                )
+            with TabPane("4 Headers & query", id="extras"):
+                yield ListEditor(
+                    title="Headers and query parameters (a add · d delete)", columns=EXTRA_COLUMNS,
+                    id="extras-editor", cells=extra_cells,
+                    new_item=lambda items: Extra("header", f"X-Header-{len(items) + 1}", ""),
+                    fields=[
+                        ItemField("where", "In", "select", choices=lambda: [("header", "header"), ("query", "query")]),
+                        ItemField("name", "Name"),
+                        ItemField("value", "Value", "template", placeholder="{api_version}",
+                                  check=lambda _x, text: template_problem(text)),
+                    ],
+                )
+        with Horizontal(id="editor-status"):
+            yield Static("", id="editor-status-preview")
+            yield Static("saved", id="editor-status-dirty")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#sources-editor", ListEditor).edit(self.model.sources, select=0)
+        self.query_one("#elements-editor", ListEditor).edit(self.model.elements, select=0)
+        self.query_one("#extras-editor", ListEditor).edit(self.extras, select=0)
+        self.changed()
+        self.query_one("#h-name", Input).focus()
+
+    def on_list_editor_changed(self, event: ListEditor.Changed) -> None:
+        if event.editor.id == "extras-editor":
+            self.model.headers = {x.name: x.value for x in self.extras if x.where == "header" and x.name}
+            self.model.query = {x.name: x.value for x in self.extras if x.where == "query" and x.name}
+
+    def on_list_editor_highlighted(self, event: ListEditor.Highlighted) -> None:
+        event.stop()
+
+    def after_change(self) -> None:
+        model = self.model
+        target = f"{model.method} {model.endpoint or '(answers its External API)'}"
+        summary = Text.assemble((target, "bold"), (f" · {len(model.sources)} sources · {len(model.elements)} elements",
+                                                   "dim"))
+        if model.response_handler:
+            summary.append(f" · response → {model.response_handler}", style="dim")
+        self.query_one("#editor-status-preview", Static).update(summary)
+
+    def show_header_error(self, field: str, reason: str) -> bool:
+        if field.startswith(("headers.", "query.")):
+            where, _, name = field.partition(".")
+            editor = self.query_one("#extras-editor", ListEditor)
+            index = next((i for i, x in enumerate(self.extras) if x.where == where.rstrip("s") and x.name == name), -1)
+            self.switch_tab("extras")
+            return editor.show_error(index, "value", reason)
+        return super().show_header_error(field, reason)

@@ -1,0 +1,1 @@
+"""Widgets of the console: tables, panes, forms; they post past-tense messages, screens decide."""

@@ -1,0 +1,92 @@
+"""`Highlights`: the panel atop an integration — who it is, its figures, and the service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from payloads_tui.tui.widgets.quiet import update_if_changed
+
+from payloads_tui.domain.models import Integration, Job
+from payloads_tui.tui.formatting import format_ago, status_text
+
+
+@dataclass(frozen=True)
+class JobFigures:
+    """Today's job figures of an integration, and its newest job."""
+
+    jobs_today: int = 0
+    failures_today: int = 0
+    last_job: Job | None = None
+
+
+def service_jobs(status: dict[str, Any]) -> tuple[int, int, int]:
+    """(queued, running, retrying) outbound jobs from `Workspace.service_status()`."""
+    jobs = status.get("jobs") or {}
+    queued = status.get("queued", jobs.get("queued", 0))
+    running = status.get("running_jobs", jobs.get("running", 0))
+    retrying = status.get("retrying", jobs.get("retrying", 0))
+    return int(queued or 0), int(running or 0), int(retrying or 0)
+
+
+def _figure(label: str, value: str, style: str = "bold") -> Text:
+    return Text.assemble((value, style), (f" {label}", "dim"))
+
+
+class Highlights(Vertical):
+    """Name and description on top; figures and the service below, in one line each."""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="highlights-head"):
+            yield Static("", id="highlights-name")
+            yield Static("", id="highlights-description")
+        yield Static("", id="highlights-figures")
+        yield Static("", id="highlights-service")
+
+    def show(self, integration: Integration, figures: JobFigures, now: float) -> None:
+        update_if_changed(self.query_one("#highlights-name", Static), Text(integration.name, style="bold"), layout=True)
+        update_if_changed(self.query_one("#highlights-description", Static), Text(integration.description, style="dim"))
+        line = Text(" · ", style="dim").join([
+            _figure("inbound", str(len(integration.inbound))),
+            _figure("outbound", str(len(integration.outbound))),
+            _figure("jobs today", str(figures.jobs_today)),
+            _figure("failures today", str(figures.failures_today),
+                    "bold red" if figures.failures_today else "bold"),
+        ])
+        if figures.last_job is not None:
+            job = figures.last_job
+            line.append(" · last ", style="dim")
+            line.append(job.number, style="bold")
+            line.append(" ")
+            line.append_text(status_text(job.status))
+            line.append(f" {format_ago(job.modified, now)}", style="dim")
+        else:
+            line.append(" · no jobs yet", style="dim")
+        update_if_changed(self.query_one("#highlights-figures", Static), line)
+
+    def show_service(self, status: dict[str, Any], *, line: str, state: str) -> None:
+        text = Text()
+        if status.get("running"):
+            queued, running, retrying = service_jobs(status)
+            text.append("● ", style="green")
+            text.append("HTTP ", style="dim")
+            text.append(str(status.get("http") or "off").removeprefix("http://"), style="bold")
+            text.append("  SMTP ", style="dim")
+            text.append(str(status.get("smtp") or "off"), style="bold")
+            text.append(" · ", style="dim")
+            text.append_text(_figure("queued", str(queued)))
+            text.append(" · ", style="dim")
+            text.append_text(_figure("running", str(running)))
+            if retrying:
+                text.append(" · ", style="dim")
+                text.append_text(_figure("retrying", str(retrying), "bold magenta"))
+        else:
+            text.append(line, style="dim" if state != "failed" else "red")
+        service = self.query_one("#highlights-service", Static)
+        update_if_changed(service, text)
+        service.set_classes(f"-{state}")

@@ -1,0 +1,130 @@
+"""Actions that need the service (test email, run, try) and the app-wide keys (palette, ?)."""
+
+from __future__ import annotations
+
+import pytest
+from textual import events
+from textual.command import CommandPalette
+
+from payloads_tui.service.service import Service
+from payloads_tui.service.workspace import Workspace
+from payloads_tui.tui.app import PayloadsApp, make_app
+from payloads_tui.tui.screens.compose_email import ComposeEmailForm
+from payloads_tui.tui.screens.integration import IntegrationScreen
+from payloads_tui.tui.screens.keys import KeysScreen
+from payloads_tui.tui.screens.run_outbound import RunOutboundScreen
+from payloads_tui.tui.screens.try_inbound import TryInboundScreen
+from payloads_tui.tui.widgets.jobs_table import JobsTable
+from payloads_tui.tui.widgets.keyed_table import KeyedTable
+from tests.tui.conftest import text_of, type_text, wait_for
+
+
+@pytest.fixture
+def live_app(workspace: Workspace) -> PayloadsApp:
+    return make_app(workspace, service=Service(workspace, http=("127.0.0.1", 0), smtp=("127.0.0.1", 0)))
+
+
+async def open_tab(app: PayloadsApp, pilot: object, key: str) -> IntegrationScreen:
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, IntegrationScreen))
+    await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "inbound-table")
+    await pilot.press(key)  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    return app.screen  # type: ignore[return-value]
+
+
+async def test_send_a_test_email_from_the_compose_form_and_see_its_job(live_app: PayloadsApp,
+                                                                       workspace: Workspace) -> None:
+    app = live_app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: workspace.service_status().get("running"), what="the service")
+        screen = await open_tab(app, pilot, "3")
+        await pilot.press("tab")
+        assert app.focused is not None and app.focused.id == "emails-table"
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ComposeEmailForm))
+        assert app.screen.query_one("#f-to").value == "billing@payloads.localhost"
+        await pilot.press("tab", "tab")
+        app.screen.query_one("#f-subject").value = ""
+        await type_text(pilot, "Invoice 42 overdue")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.press("2")
+        table = screen.query_one("#inbound-jobs", JobsTable)
+        await wait_for(pilot, lambda: len(table.numbers) == 1, what="the email's job", timeout=10)
+        job = workspace.job(table.numbers[0])
+        assert job.source == "Email" and job.payload == "Billing Notification (Email)"
+        await wait_for(pilot, lambda: workspace.job(job.number).status == "Completed", timeout=10)
+        tasks = workspace.list_records("Task")
+        assert any(t.get("subject") == "Invoice 42 overdue" for t in tasks)
+
+
+async def test_r_runs_an_outbound_payload_on_chosen_records(live_app: PayloadsApp, workspace: Workspace) -> None:
+    app = live_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: workspace.service_status().get("running"), what="the service")
+        screen = await open_tab(app, pilot, "1")
+        await pilot.press("tab")
+        screen.query_one("#outbound-table", KeyedTable).select_key("Customer: Create")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunOutboundScreen))
+        records = app.screen.query_one("#run-records")
+        # only the Accounts its source selects (no stripe_id yet): Initech
+        await wait_for(pilot, lambda: records.option_count == 1, what="the Account records")
+        await pilot.press("space")
+        assert list(records.selected) == ["acc_initech"]
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await wait_for(pilot, lambda: workspace.newest_jobs("outbound", integration="stripe"), what="the job")
+        job = workspace.newest_jobs("outbound", integration="stripe")[0]
+        assert job.payload == "Customer: Create" and job.source == "Console"
+        await wait_for(pilot, lambda: any(job.number in n.message for n in app._notifications))
+
+
+async def test_t_tries_an_inbound_payload_on_a_sample(app: PayloadsApp, workspace: Workspace) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_tab(app, pilot, "1")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, TryInboundScreen))
+        await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "preview-body")
+        app.post_message(events.Paste('{"data": {"object": {"id": "cus_try", "name": "Tried Co"}}}'))
+        await wait_for(pilot, lambda: "1 record would be written" in text_of(app.screen.query_one("#preview-status")),
+                       what="the dry run")
+        assert "name = 'Tried Co'" in text_of(app.screen.query_one("#preview-records"))
+        assert not any(r.get("name") == "Tried Co" for r in workspace.list_records("Account")), "a dry run writes nothing"
+        await pilot.press("ctrl+r")  # running it for real needs the service
+        await wait_for(pilot, lambda: any("not running" in n.message for n in app._notifications))
+
+
+async def test_ctrl_p_opens_an_integration_by_name(app: PayloadsApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await type_text(pilot, "Open Stripe")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, IntegrationScreen), what="the integration")
+
+
+async def test_palette_lists_the_screens_actions(app: PayloadsApp) -> None:
+    from payloads_tui.tui.commands import commands_for
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tab(app, pilot, "1")
+        titles = [c.title for c in commands_for(app, screen)]
+        for expected in ("Open Stripe", "Run Customer: Create", "Send a test email", "Export Stripe",
+                         "Toggle the failures filter", "Switch theme", "Try Customer: List (Response)"):
+            assert expected in titles
+        assert "Run Expose Account Status" not in titles, "API-initiated payloads are not run from the console"
+
+
+async def test_question_mark_lists_every_key_of_the_screen(app: PayloadsApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_tab(app, pilot, "2")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, KeysScreen))
+        keys = text_of(app.screen.query_one("#keys-table"))
+        for expected in ("Failures", "Retry", "Replay", "Filter", "Next tab", "Edit integration", "palette"):
+            assert expected in keys, expected
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, IntegrationScreen))

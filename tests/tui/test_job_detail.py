@@ -1,0 +1,65 @@
+"""The job detail screen: summary, request and response, records, links that open related jobs."""
+
+from __future__ import annotations
+
+from payloads_tui.tui.app import PayloadsApp
+from payloads_tui.tui.screens.job_detail import JobDetailScreen
+from tests.tui.conftest import text_of, wait_for
+
+
+async def open_job(app: PayloadsApp, pilot: object, number: str) -> JobDetailScreen:
+    app.push_screen(JobDetailScreen(number))
+    await wait_for(pilot, lambda: isinstance(app.screen, JobDetailScreen) and app.screen.job is not None)
+    return app.screen  # type: ignore[return-value]
+
+
+async def test_a_failed_outbound_job_shows_request_response_and_error(app: PayloadsApp, jobs: dict) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_job(app, pilot, jobs["out_failed"].number)
+        summary = text_of(screen.query_one("#job-summary"))
+        assert jobs["out_failed"].number in summary and "Failed" in summary
+        assert "402 Payment Required: card declined" in summary
+        request = text_of(screen.query_one("#job-request"))
+        assert "POST http://127.0.0.1:12111/v1/customers" in request and "name=Globex" in request
+        await wait_for(pilot, lambda: "card declined" in text_of(screen.query_one("#job-response")),
+                       what="the response body")
+        response = text_of(screen.query_one("#job-response"))
+        assert "402 Payment Required" in response
+        assert '"message": "card declined"' in response, "JSON bodies are pretty-printed"
+
+
+async def test_records_with_errors_are_listed(app: PayloadsApp, jobs: dict) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_job(app, pilot, jobs["in_failed"].number)
+        results = text_of(screen.query_one("#job-results"))
+        assert "Account" in results and "name: is required" in results
+        assert not screen.query_one("#job-response").display, "an inbound job has no response"
+
+
+async def test_enter_on_a_link_follows_it_and_esc_comes_back(app: PayloadsApp, jobs: dict) -> None:
+    parent, child = jobs["out_ok"].number, jobs["in_ok2"].number
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_job(app, pilot, parent)
+        links = screen.query_one("#job-links")
+        assert links.display and links.option_count == 1
+        links.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobDetailScreen) and app.screen.number == child)
+        assert "started this job" in str(app.screen.query_one("#job-links").get_option_at_index(0).prompt)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+
+
+async def test_R_without_the_service_says_so(app: PayloadsApp, jobs: dict) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_job(app, pilot, jobs["out_failed"].number)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: any("not running" in n.message for n in app._notifications))
+        assert app.screen is screen
+
+
+async def test_an_unknown_job_is_a_notification_not_a_crash(app: PayloadsApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(JobDetailScreen("OUT-999"))
+        await wait_for(pilot, lambda: any("OUT-999" in n.message for n in app._notifications))
+        await wait_for(pilot, lambda: not isinstance(app.screen, JobDetailScreen))

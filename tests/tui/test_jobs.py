@@ -1,0 +1,186 @@
+"""The Jobs tab: live arrival over real HTTP, paging window, pause marker, filters, retry and replay."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from payloads_tui.domain.signatures import stripe_signature_header
+from payloads_tui.service.service import Service
+from payloads_tui.service.workspace import Workspace
+from payloads_tui.tui.app import PayloadsApp, make_app
+from payloads_tui.tui.screens.integration import IntegrationScreen
+from payloads_tui.tui.screens.job_detail import JobDetailScreen
+from payloads_tui.tui.widgets.jobs_pane import JobsPane
+from payloads_tui.tui.widgets.jobs_table import JobsTable
+from tests.tui.conftest import CUSTOMER_WEBHOOK, FIXED_NOW, save_job, text_of, type_text, wait_for
+
+
+async def open_jobs_tab(app: PayloadsApp, pilot: object) -> IntegrationScreen:
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, IntegrationScreen))
+    await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "inbound-table", what="its tables")
+    await pilot.press("2")  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "inbound-jobs", what="the jobs table")
+    return app.screen  # type: ignore[return-value]
+
+
+def signed_webhook(customer_id: str, name: str) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({"type": "customer.created", "data": {"object": {"id": customer_id, "name": name,
+                                                                        "email": f"{customer_id}@example.com"}}}).encode()
+    return body, {"Content-Type": "application/json",
+                  "Stripe-Signature": stripe_signature_header("whsec_demo", body, int(time.time()))}
+
+
+@pytest.fixture
+def live_app(workspace: Workspace) -> PayloadsApp:
+    service = Service(workspace, http=("127.0.0.1", 0), smtp=("127.0.0.1", 0))
+    return make_app(workspace, service=service)
+
+
+async def test_a_webhook_posted_over_http_appears_live_and_opens(live_app: PayloadsApp, workspace: Workspace) -> None:
+    app = live_app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: workspace.service_status().get("running"), what="the service")
+        screen = await open_jobs_tab(app, pilot)
+        table = screen.query_one("#inbound-jobs", JobsTable)
+        assert table.numbers == []
+        async with httpx.AsyncClient() as client:
+            body, headers = signed_webhook("cus_live_1", "Live One")
+            answer = await client.post(workspace.api_url("stripe", "customers"), content=body, headers=headers)
+        assert answer.status_code == 202, answer.text
+        number = answer.json()["job"]
+        await wait_for(pilot, lambda: table.numbers == [number], what=f"{number} in the table")
+        await wait_for(pilot, lambda: "Completed" in str(table.job_cells(number)["status"]),  # type: ignore[index]
+                       what="its status to change live")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobDetailScreen))
+        assert app.screen.number == number
+        request = text_of(app.screen.query_one("#job-request"))
+        assert "cus_live_1" in request and "POST" in request
+
+
+async def test_new_jobs_keep_the_cursor_on_its_job(app: PayloadsApp, workspace: Workspace, jobs: dict) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_jobs_tab(app, pilot)
+        table = screen.query_one("#inbound-jobs", JobsTable)
+        await pilot.press("down")
+        pinned = table.item_key()
+        assert pinned == jobs["in_ok2"].number
+        newer = save_job(workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=1, status="Completed")
+        screen.query_one(JobsPane).apply([newer])
+        await pilot.pause()
+        assert table.numbers[0] == newer.number
+        assert table.item_key() == pinned, "the cursor stays on the job it was on"
+        # on the first row, the cursor follows the newest job
+        await pilot.press("g")
+        await pilot.pause()
+        newest = save_job(workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=0.5, status="Queued")
+        screen.query_one(JobsPane).apply([newest])
+        await pilot.pause()
+        assert table.item_key() == newest.number
+
+
+async def test_scrolled_away_the_table_pauses_and_counts_new_jobs(app: PayloadsApp, workspace: Workspace) -> None:
+    made = [save_job(workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=300 - i, status="Completed")
+            for i in range(40)]
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_jobs_tab(app, pilot)
+        table = screen.query_one("#inbound-jobs", JobsTable)
+        assert table.numbers[0] == made[-1].number
+        await pilot.press("G")
+        await wait_for(pilot, lambda: table.scroll_y > 0, what="scrolling down")
+        scrolled = table.scroll_y
+        more = [save_job(workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=1 - i / 10, status="Completed")
+                for i in range(3)]
+        screen.query_one(JobsPane).apply(more)
+        await pilot.pause()
+        assert table.paused and table.pending == 3
+        assert more[-1].number not in table.numbers, "a paused table does not move under the reader"
+        assert table.scroll_y == scrolled
+        title = text_of(screen.query_one("#inbound-jobs-title"))
+        assert "paused — 3 new" in title
+        await pilot.press("g")
+        await wait_for(pilot, lambda: not table.paused and table.numbers[0] == more[-1].number, what="catching up")
+        assert "live" in text_of(screen.query_one("#inbound-jobs-title"))
+
+
+async def test_the_table_holds_a_window_and_pages_in_more(app: PayloadsApp, workspace: Workspace) -> None:
+    for i in range(230):
+        save_job(workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=1000 - i, status="Completed")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_jobs_tab(app, pilot)
+        table = screen.query_one("#inbound-jobs", JobsTable)
+        assert len(table.numbers) == 200 and table.has_more
+        await pilot.press("G")
+        await wait_for(pilot, lambda: len(table.numbers) == 230, what="the next page")
+        assert not table.has_more
+
+
+async def test_f_shows_failures_only_and_slash_filters_by_text(app: PayloadsApp, jobs: dict) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_jobs_tab(app, pilot)
+        inbound = screen.query_one("#inbound-jobs", JobsTable)
+        outbound = screen.query_one("#outbound-jobs", JobsTable)
+        assert len(inbound.numbers) == 3 and len(outbound.numbers) == 2
+        await pilot.press("f")
+        await wait_for(pilot, lambda: inbound.numbers == [jobs["in_failed"].number])
+        assert outbound.numbers == [jobs["out_failed"].number]
+        assert "failures" in text_of(screen.query_one("#inbound-jobs-title"))
+        await pilot.press("f")
+        await wait_for(pilot, lambda: len(inbound.numbers) == 3)
+        await pilot.press("slash")
+        await type_text(pilot, "declined")
+        await wait_for(pilot, lambda: outbound.numbers == [jobs["out_failed"].number] and inbound.numbers == [],
+                       what="the text filter")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: len(inbound.numbers) == 3 and len(outbound.numbers) == 2)
+        assert isinstance(app.screen, IntegrationScreen), "esc clears the filter first"
+
+
+async def test_retry_without_the_service_is_a_notification(app: PayloadsApp, jobs: dict) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_jobs_tab(app, pilot)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: any("service" in n.message for n in app._notifications), what="the notice")
+        assert app.screen is screen
+
+
+async def test_retry_a_failed_outbound_job_links_the_new_job(live_app: PayloadsApp, workspace: Workspace,
+                                                            jobs: dict) -> None:
+    app = live_app
+    failed = jobs["out_failed"].number
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: workspace.service_status().get("running"), what="the service")
+        screen = await open_jobs_tab(app, pilot)
+        outbound = screen.query_one("#outbound-jobs", JobsTable)
+        await pilot.press("tab")
+        assert app.focused is outbound and outbound.item_key() == failed
+        await pilot.press("R")
+        await wait_for(pilot, lambda: len(outbound.numbers) == 3, what="the retry job in the table")
+        retry = workspace.job(outbound.numbers[0])
+        assert retry.links.original == failed
+        assert retry.number in workspace.job(failed).links.reruns
+        assert any(retry.number in n.message for n in app._notifications)
+
+
+async def test_failed_jobs_raise_a_notification_with_their_number(live_app: PayloadsApp,
+                                                                 workspace: Workspace) -> None:
+    app = live_app
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await wait_for(pilot, lambda: workspace.service_status().get("running"), what="the service")
+        async with httpx.AsyncClient() as client:
+            body = b'{"data": {"object": {"id": "cus_nameless"}}}'  # an Account needs a name
+            headers = {"Content-Type": "application/json",
+                       "Stripe-Signature": stripe_signature_header("whsec_demo", body, int(time.time()))}
+            answer = await client.post(workspace.api_url("stripe", "customers"), content=body, headers=headers)
+        number = answer.json()["job"]
+        await wait_for(pilot, lambda: any(n.title == f"{number} failed" for n in app._notifications),
+                       what="the failure notification")
+
+
+def test_fixed_clock_is_in_the_past() -> None:
+    assert FIXED_NOW < time.time()
