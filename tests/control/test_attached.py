@@ -85,6 +85,7 @@ def point_demo_at_sandbox(served: Served) -> RemoteWorkspace:
     assert remote is not None
     integration = remote.integration("stripe")
     integration.variables["base_url"] = served.sandbox_url
+    integration.description = "Edited through the control socket."
     remote.save_integration(integration)
     return remote
 
@@ -92,7 +93,8 @@ def point_demo_at_sandbox(served: Served) -> RemoteWorkspace:
 def test_cli_changes_go_through_the_running_service(served: Served) -> None:
     remote = point_demo_at_sandbox(served)
     assert remote.pid == served.process.pid
-    assert any(e.action == "update" and e.kind == "integration" for e in remote.history("stripe"))
+    edits = [e for e in remote.history("stripe") if e.action == "update" and e.kind == "integration"]
+    assert edits and any(c.field == "description" for c in edits[0].changes)
 
     ran = cli(served.home, "run", "stripe", CUSTOMER_GET_ALL)
     assert ran.returncode == 0, ran.stdout + ran.stderr
