@@ -12,15 +12,27 @@ Then, unless it is a dry run, every planned write goes to the store in ONE
 
 - Partial success on: good items are written, bad ones are reported per item.
 - Partial success off: the first bad item fails the job and nothing is written.
+
+Group commit (`run_batch`): several jobs are planned in order, each in its own
+overlay layered over a batch overlay that holds the writes of the jobs before it, so
+two jobs upserting the same key behave exactly as if run one after another. A job
+whose plan fails (partial success off) is dropped with its overlay and contributes
+nothing; the writes of all the others go to the store in ONE `apply()` (one file
+rewrite and fsync per object for the whole batch; a rewrite of a 1,000-record table
+costs ~2 ms, so one per job caps a webhook stream near 500 jobs/s). Each job keeps
+its own outcome. If that combined `apply()` raises, the batch is run again job by
+job, each planned against the store as the jobs before it actually left it: the same
+outcomes as one `run_document` per job, so one bad job cannot fail its neighbours.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -39,6 +51,7 @@ from payloads_tui.domain.models import (
 from payloads_tui.domain.recordcheck import RecordChecker
 from payloads_tui.store.records import RecordStore, RecordWrite, utc_timestamp
 
+log = logging.getLogger(__name__)
 _key_encoder = msgspec.json.Encoder(order="sorted")
 MatchKey = tuple[bytes, ...]
 
@@ -64,6 +77,16 @@ class ItemFailed(PayloadsError):
     """One item of one target cannot be written; the message says why."""
 
 
+def internal_error(exc: BaseException) -> str:
+    """The error of a job that failed on a bug (the executor words it the same way)."""
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _writes_kept(outcome: InboundOutcome) -> bool:
+    """Whether the writes planned for `outcome` go to the store (not when the whole job failed)."""
+    return outcome.records_processed > 0
+
+
 def _match_key(values: Mapping[str, Any], keys: tuple[str, ...]) -> MatchKey | None:
     try:
         return tuple(_key_encoder.encode(values[k]) for k in keys)
@@ -75,14 +98,33 @@ def _describe_match(match: Mapping[str, Any]) -> str:
     return " and ".join(f"{k}={v}" for k, v in match.items())
 
 
+class RecordLookup(Protocol):
+    """What planning reads records through: the store, or an overlay over it."""
+
+    def find(self, obj: str, match: dict[str, Any]) -> list[dict[str, Any]]: ...
+
+    def get(self, obj: str, record_id: str) -> dict[str, Any] | None: ...
+
+
+@dataclass
+class DocumentRun:
+    """One job of a batch given to `InboundProcessor.run_batch`: a parsed document through a payload."""
+
+    integration: Integration
+    payload: InboundPayload
+    document: Any
+    context: Mapping[str, Any] | None = None
+    credential_value: CredentialValue | None = None
+
+
 class JobOverlay:
-    """The records a job has planned so far, layered over the store for lookups.
+    """The records a job has planned so far, layered over the store (or a batch's overlay) for lookups.
 
     A record the job changed is seen in its planned state only; lookups use the
     store's indexes plus an index of the planned records, so no table is scanned.
     """
 
-    def __init__(self, records: RecordStore) -> None:
+    def __init__(self, records: RecordLookup) -> None:
         self.records = records
         self.planned: dict[str, dict[str, dict[str, Any]]] = {}
         self._indexes: dict[str, dict[tuple[str, ...], dict[MatchKey, dict[str, None]]]] = {}
@@ -90,7 +132,9 @@ class JobOverlay:
 
     def find(self, obj: str, match: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Records of `obj` equal to `match` on every key, as they stand after the planned writes."""
-        planned = self.planned.get(obj, {})
+        planned = self.planned.get(obj)
+        if not planned:
+            return self.records.find(obj, dict(match))
         found = {r["id"]: r for r in self.records.find(obj, dict(match)) if r["id"] not in planned}
         keys = tuple(sorted(match))
         key = _match_key(match, keys)
@@ -98,8 +142,15 @@ class JobOverlay:
             found[record_id] = planned[record_id]
         return list(found.values())
 
+    def get(self, obj: str, record_id: str) -> dict[str, Any] | None:
+        """Record `record_id` of `obj` as it stands after the planned writes, or None."""
+        planned = self.planned.get(obj)
+        if planned is not None and record_id in planned:
+            return planned[record_id]
+        return self.records.get(obj, record_id)
+
     def exists(self, obj: str, record_id: str) -> bool:
-        return record_id in self.planned.get(obj, {}) or self.records.get(obj, record_id) is not None
+        return self.get(obj, record_id) is not None
 
     def _index(self, obj: str, keys: tuple[str, ...]) -> dict[MatchKey, dict[str, None]]:
         indexes = self._indexes.setdefault(obj, {})
@@ -115,7 +166,18 @@ class JobOverlay:
 
     def plan(self, write: RecordWrite, record: dict[str, Any]) -> None:
         """Add a write and the state its record will have afterwards."""
-        obj, record_id = write.object, record["id"]
+        self._place(write.object, record)
+        self.writes.append(write)
+
+    def merge_into(self, base: JobOverlay) -> None:
+        """Hand every planned write and record state on to `base` (the overlay this one is layered over)."""
+        for obj, records in self.planned.items():
+            for record in records.values():
+                base._place(obj, record)
+        base.writes.extend(self.writes)
+
+    def _place(self, obj: str, record: dict[str, Any]) -> None:
+        record_id = record["id"]
         planned = self.planned.setdefault(obj, {})
         before = planned.get(record_id)
         for keys, index in self._indexes.get(obj, {}).items():
@@ -125,7 +187,6 @@ class JobOverlay:
             if (new := _match_key(record, keys)) is not None:
                 index.setdefault(new, {})[record_id] = None
         planned[record_id] = record
-        self.writes.append(write)
 
 
 class InboundProcessor:
@@ -185,25 +246,93 @@ class InboundProcessor:
         credential_value: CredentialValue | None = None,
     ) -> InboundOutcome:
         """Map `document` through every target; write the good records unless `dry_run`."""
+        run = DocumentRun(integration, payload, document, context, credential_value)
         if dry_run:
-            return self._run(integration, payload, document, context, True, credential_value)
+            return self._plan_job(run, JobOverlay(self.records), dry_run=True)
         with self._writing:
-            return self._run(integration, payload, document, context, False, credential_value)
+            return self._run(run)
 
-    def _run(
-        self,
-        integration: Integration,
-        payload: InboundPayload,
-        document: Any,
-        context: Mapping[str, Any] | None,
-        dry_run: bool,
-        credential_value: CredentialValue | None,
-    ) -> InboundOutcome:
-        started = time.perf_counter()
+    def run_batch(self, runs: Sequence[DocumentRun]) -> list[InboundOutcome]:
+        """Run jobs in order, as if one after another, writing all their records in ONE `apply()`.
+
+        Returns one outcome per run, in order; see "Group commit" in the module docstring.
+        """
+        with self._writing:
+            batch = JobOverlay(self.records)
+            checkers: dict[str, RecordChecker] = {}  # one schema read per object per batch
+            outcomes: list[InboundOutcome] = []
+            writing: list[InboundOutcome] = []  # outcomes whose writes are in the batch
+            for run in runs:
+                overlay = JobOverlay(batch)
+                try:
+                    outcome = self._plan_job(run, overlay, checkers=checkers)
+                except Exception as exc:  # noqa: BLE001 - a bug in one job must not fail its neighbours
+                    log.exception("planning an inbound job of %r failed unexpectedly", run.payload.name)
+                    outcome = InboundOutcome(status="Failed", error=internal_error(exc))
+                outcomes.append(outcome)
+                if overlay.writes and _writes_kept(outcome):
+                    overlay.merge_into(batch)
+                    writing.append(outcome)
+            if not batch.writes:
+                return outcomes
+            started = time.perf_counter()
+            try:
+                self.records.apply(batch.writes)
+            except PayloadsError as exc:
+                log.warning("a batch of %d inbound jobs could not be written together (%s); "
+                            "running them one by one", len(runs), exc)
+                return [self._run_alone(run) for run in runs]
+            seconds = time.perf_counter() - started
+            for outcome in writing:
+                outcome.timings["write"] = seconds
+            return outcomes
+
+    def _run_alone(self, run: DocumentRun) -> InboundOutcome:
+        try:
+            return self._run(run)
+        except Exception as exc:  # noqa: BLE001 - as in run_batch
+            log.exception("an inbound job of %r failed unexpectedly", run.payload.name)
+            return InboundOutcome(status="Failed", error=internal_error(exc))
+
+    def _run(self, run: DocumentRun) -> InboundOutcome:
+        """Plan one job against the store, then write it (caller holds `_writing`)."""
         overlay = JobOverlay(self.records)
+        outcome = self._plan_job(run, overlay)
+        if not overlay.writes or not _writes_kept(outcome):
+            return outcome
+        started = time.perf_counter()
+        try:
+            self.records.apply(overlay.writes)
+        except PayloadsError as exc:
+            outcome.timings["write"] = time.perf_counter() - started
+            return InboundOutcome(
+                status="Failed",
+                results=outcome.results,
+                records_processed=0,
+                records_failed=len(outcome.results),
+                error=f"the records could not be written, so none was: {exc}",
+                timings=outcome.timings,
+            )
+        outcome.timings["write"] = time.perf_counter() - started
+        return outcome
+
+    def _plan_job(
+        self, run: DocumentRun, overlay: JobOverlay, *, dry_run: bool = False,
+        checkers: dict[str, RecordChecker] | None = None,
+    ) -> InboundOutcome:
+        """Plan one job into `overlay`: its outcome if the writes planned there land.
+
+        A job that fails as a whole (records unreadable, or a bad item with partial
+        success off) has `records_processed == 0`; its planned writes must be dropped.
+        """
+        payload = run.payload
+        started = time.perf_counter()
         results: list[RecordResult] = []
         try:
-            first_error = self._plan(integration, payload, document, context or {}, credential_value, overlay, results)
+            first_error = self._plan(
+                run.integration, payload, run.document, run.context or {}, run.credential_value, overlay, results,
+                {} if checkers is None else checkers,
+            )
         except PayloadsError as exc:  # the store could not be read (a damaged file, a bad object name)
             return InboundOutcome(
                 status="Failed",
@@ -213,8 +342,7 @@ class InboundProcessor:
                 timings={"map": time.perf_counter() - started},
                 dry_run=dry_run,
             )
-        mapped = time.perf_counter()
-        timings = {"map": mapped - started, "write": 0.0}
+        timings = {"map": time.perf_counter() - started, "write": 0.0}
         failed = sum(1 for r in results if r.error is not None)
         good = len(results) - failed
 
@@ -228,22 +356,6 @@ class InboundProcessor:
                 timings=timings,
                 dry_run=dry_run,
             )
-        if overlay.writes and not dry_run:
-            try:
-                self.records.apply(overlay.writes)
-            except PayloadsError as exc:
-                timings["write"] = time.perf_counter() - mapped
-                return InboundOutcome(
-                    status="Failed",
-                    results=results,
-                    records_processed=0,
-                    records_failed=len(results),
-                    error=f"the records could not be written, so none was: {exc}",
-                    timings=timings,
-                    dry_run=dry_run,
-                )
-            timings["write"] = time.perf_counter() - mapped
-
         if not failed:
             status, error = "Completed", None
         elif not good:
@@ -271,14 +383,19 @@ class InboundProcessor:
         credential_value: CredentialValue | None,
         overlay: JobOverlay,
         results: list[RecordResult],
+        checkers: dict[str, RecordChecker],
     ) -> str | None:
-        """Plan every item into `overlay` and `results`; the first error, as a job message."""
+        """Plan every item into `overlay` and `results`; the first error, as a job message.
+
+        `checkers` holds the schema checker of each object already read (shared by a batch).
+        """
         now_iso = utc_timestamp()
         earlier: dict[str, list[dict[str, Any] | None]] = {}
         first_error: str | None = None
         for target in payload.targets:
-            schema = self.schema_of(target.object)
-            checker = RecordChecker(schema)
+            checker = checkers.get(target.object)
+            if checker is None:
+                checker = checkers[target.object] = RecordChecker(self.schema_of(target.object))
             items = map_target(
                 target,
                 document,

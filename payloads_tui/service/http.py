@@ -11,9 +11,11 @@ Every error answer is JSON `{"error": "..."}` saying what was wrong and what to 
 A malformed body: bodies up to `VALIDATE_IN_REQUEST_BYTES` are parsed before answering
 (on the loop up to `PARSE_ON_LOOP_BYTES` — a 1 KB JSON body costs ~30 µs — in a thread
 above that); when parsing fails the job is recorded Failed at once with the raw body
-and the parse error, and the answer is 400 naming the job. Larger bodies are answered
-202 and a parse error fails the job during processing, where the body is parsed anyway,
-so a big body is not parsed twice nor held up before its answer.
+and the parse error, and the answer is 400 naming the job. A body that parses is
+handed to the executor with its job (`Executor.keep_parsed`), so processing does not
+parse it a second time. Larger bodies are answered 202 and a parse error fails the
+job during processing, where the body is parsed anyway, so a big body is not parsed
+twice nor held up before its answer.
 
 Integrations are looked up in a cache that a `ConfigChanged` event invalidates, so
 no request reads the configuration store.
@@ -45,7 +47,7 @@ from payloads_tui.domain.errors import (
     ValidationError,
     VaultError,
 )
-from payloads_tui.domain.formats import charset_of, content_kind, parse_body
+from payloads_tui.domain.formats import ParsedBody, charset_of, content_kind, parse_body
 from payloads_tui.domain.models import (
     CONTENT_TYPE_LABELS,
     ExternalApi,
@@ -247,15 +249,19 @@ class HttpReceiver:
                 accepts=ACCEPTED_MEDIA[payload.content_type],
             )
         content_type = mime or DEFAULT_MEDIA[payload.content_type]
+        started = time.perf_counter()
         if len(body) <= PARSE_ON_LOOP_BYTES:
-            parse_error = self.parse_error(payload, body, content_type)
+            parsed, parse_error = self.check_body(payload, body, content_type)
         else:
-            parse_error = await asyncio.to_thread(self.parse_error, payload, body, content_type)
+            parsed, parse_error = await asyncio.to_thread(self.check_body, payload, body, content_type)
+        parse_seconds = time.perf_counter() - started
         job = await self.record_job(request, integration, api, body, content_type, parse_error)
         if job is None:
             return error_response(503, "the job could not be recorded (see the service log); try again later")
         if parse_error is not None:
             return error_response(400, parse_error, job=job.number)
+        if parsed is not None:  # processing need not parse it again
+            self.executor.keep_parsed(job.number, payload, parsed, parse_seconds)
         self.executor.submit(job)
         return json_response(202, {"job": job.number})
 
@@ -287,16 +293,18 @@ class HttpReceiver:
         )
 
     @staticmethod
-    def parse_error(payload: InboundPayload, body: bytes, content_type: str) -> str | None:
-        """The parse error of a small body (same wording as processing), or None."""
+    def check_body(payload: InboundPayload, body: bytes, content_type: str) -> tuple[ParsedBody | None, str | None]:
+        """A small body parsed as processing parses it, or its parse error; (None, None) for a large one."""
         if len(body) > VALIDATE_IN_REQUEST_BYTES:
-            return None
+            return None, None
         try:
-            parse_body(payload.content_type, body, charset=charset_of(content_type), options=payload.options or None)
+            parsed = parse_body(
+                payload.content_type, body, charset=charset_of(content_type), options=payload.options or None
+            )
         except ParseError as exc:
             label = CONTENT_TYPE_LABELS.get(payload.content_type, payload.content_type)
-            return f"could not parse the body as {label}: {exc}"
-        return None
+            return None, f"could not parse the body as {label}: {exc}"
+        return parsed, None
 
     async def record_job(
         self,
