@@ -58,14 +58,5 @@ class CredentialsPane(Pane):
         self.query_one("#credentials-title", Static).update(
             f"Credentials · {len(rows)}" + ("" if rows else " — press n to add one"))
 
-    def action_new(self) -> None:
-        self.request("new", need_item=False)
-
-    def action_edit(self) -> None:
-        self.request("open")
-
-    def action_delete(self) -> None:
-        self.request("delete")
-
     def action_reveal(self) -> None:
         self.request("reveal")

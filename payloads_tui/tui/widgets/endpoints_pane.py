@@ -76,15 +76,6 @@ class EndpointsPane(Pane):
         self.query_one("#emails-title", Static).update(
             f"Email Services · {len(emails)}" + ("" if emails else " — tab here, then n to add an address"))
 
-    def action_new(self) -> None:
-        self.request("new", need_item=False)
-
-    def action_edit(self) -> None:
-        self.request("open")
-
-    def action_delete(self) -> None:
-        self.request("delete")
-
     def action_copy_url(self) -> None:
         self.request("copy_url")
 

@@ -49,6 +49,16 @@ class Pane(Vertical):
             return
         self.post_message(ItemRequested(action, kind or self.TABLE_KINDS[table.id or ""], key))
 
+    # Panes that bind n / enter / d share these; each names its own keys in BINDINGS.
+    def action_new(self) -> None:
+        self.request("new", need_item=False)
+
+    def action_edit(self) -> None:
+        self.request("open")
+
+    def action_delete(self) -> None:
+        self.request("delete")
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         table = event.data_table
         key = table.item_key() if isinstance(table, KeyedTable) else None

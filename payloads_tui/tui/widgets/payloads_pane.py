@@ -73,12 +73,6 @@ class PayloadsPane(Pane):
         self.query_one("#outbound-title", Static).update(
             f"Outbound payloads · {len(outbound)}" + ("" if outbound else " — tab here, then n to add one"))
 
-    def action_new(self) -> None:
-        self.request("new", need_item=False)
-
-    def action_delete(self) -> None:
-        self.request("delete")
-
     def action_run(self) -> None:
         table = self.focused_table()
         if table is not None and table.id == "inbound-table":
