@@ -156,8 +156,11 @@ class RecordChecker:
     def check(self, values: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         """See `check_record`."""
         schema = self.schema
-        if schema is None:
-            return dict(values)
+        if schema is None:  # any fields go, but the id must still be one the store accepts
+            checked = dict(values)
+            if "id" in checked:
+                checked["id"] = _record_id(checked["id"])
+            return checked
         checked: dict[str, Any] = {}
         for name, value in values.items():
             spec = self.specs.get(name)

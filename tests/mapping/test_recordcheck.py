@@ -119,3 +119,10 @@ def test_no_schema_passes_values_through_as_a_copy() -> None:
     values = {"anything": [1, 2]}
     checked = check_record(None, values, partial=False)
     assert checked == values and checked is not values
+
+
+@pytest.mark.parametrize("bad_id", ["", "  ", 1.5, True, [1], {"a": 1}])
+def test_no_schema_still_refuses_an_id_the_store_would_refuse(bad_id: Any) -> None:
+    with pytest.raises(SchemaError, match="id: a record id must be non-empty text"):
+        check_record(None, {"id": bad_id, "name": "Ann"}, partial=False)
+    assert check_record(None, {"id": 42}, partial=True) == {"id": "42"}

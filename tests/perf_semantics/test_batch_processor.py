@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from hypothesis import strategies as st
 from payloads_tui.domain.models import FieldMapping, FieldSpec, InboundPayload, Integration, ObjectSchema, Target
 from payloads_tui.domain.validation import validate_integration
 from payloads_tui.engine.inbound import DocumentRun, InboundOutcome, InboundProcessor
-from payloads_tui.store.records import RecordStore
+from payloads_tui.domain.errors import StoreError
+from payloads_tui.store.records import RecordStore, RecordWrite
 
 SCHEMAS = {
     "Counter": ObjectSchema(name="Counter", fields=[
@@ -40,7 +42,7 @@ UPSERT = counter_payload("Upsert")
 UPSERT_PARTIAL = counter_payload("Upsert partial", partial=True)
 INSERT = counter_payload("Insert", "insert")
 UPDATE_PARTIAL = counter_payload("Update partial", "update", partial=True)
-LOOSE_WITH_ID = counter_payload("Loose with id", obj="Loose", with_id=True)  # no schema: the id is not checked
+LOOSE_WITH_ID = counter_payload("Loose with id", obj="Loose", with_id=True)  # no schema
 UNIQUE_INSERT = counter_payload("Unique insert", "insert", partial=True, obj="Unique")
 UNIQUE_UPSERT = counter_payload("Unique upsert", obj="Unique")
 INTEGRATION = Integration(slug="load", name="Load", inbound=[
@@ -108,12 +110,19 @@ def test_partial_success_on_keeps_the_good_items_of_a_job_in_the_batch(tmp_path:
     assert counters(store) == [("a", 2)]
 
 
-def test_a_store_error_on_the_combined_apply_falls_back_job_by_job(tmp_path: Path) -> None:
-    """A numeric `id` of an object without a schema passes planning; the store refuses it at `apply()`.
+class DiskFullForLoose(RecordStore):
+    """A store whose `Loose` file cannot be written (as on a full disk): a failure planning cannot foresee."""
 
-    Together the batch cannot be written; one by one, only the job that carries it fails.
-    """
-    processor, store = processor_on(tmp_path)
+    def apply(self, writes: Sequence[RecordWrite]) -> list[dict]:
+        if any(write.object == "Loose" for write in writes):
+            raise StoreError("could not write records/Loose.json (No space left on device)")
+        return super().apply(writes)
+
+
+def test_a_store_error_on_the_combined_apply_falls_back_job_by_job(tmp_path: Path) -> None:
+    """The combined write fails; one by one, only the job that writes the failing object fails."""
+    store = DiskFullForLoose(tmp_path, durable=False)
+    processor = InboundProcessor(store, SCHEMAS.get)
     first, bad, last = processor.run_batch([
         job(UPSERT, {"key": "a", "n": 1}),
         job(LOOSE_WITH_ID, {"key": "b", "n": 2, "id": 5}),
@@ -121,12 +130,24 @@ def test_a_store_error_on_the_combined_apply_falls_back_job_by_job(tmp_path: Pat
     ])
     assert bad.status == "Failed" and bad.records_processed == 0
     assert bad.error is not None and bad.error.startswith("the records could not be written, so none was:")
-    assert "a record id must be non-empty text" in bad.error
+    assert "No space left on device" in bad.error
     assert (first.status, first.results[0].operation) == ("Completed", "insert")
     assert (last.status, last.results[0].operation) == ("Completed", "update")
     assert last.results[0].record_id == first.results[0].record_id
     assert counters(store) == [("a", 3)]  # written once each: nothing of the failed combined write remains
     assert store.count("Loose") == 0
+
+
+def test_a_numeric_id_of_an_object_without_a_schema_is_stored_as_text(tmp_path: Path) -> None:
+    processor, store = processor_on(tmp_path)
+    [stored, refused] = processor.run_batch([
+        job(LOOSE_WITH_ID, {"key": "b", "n": 2, "id": 5}),
+        job(LOOSE_WITH_ID, {"key": "c", "n": 3, "id": 1.5}),
+    ])
+    assert stored.status == "Completed" and stored.results[0].record_id == "5"
+    assert refused.status == "Failed" and refused.error is not None
+    assert "id: a record id must be non-empty text, got number 1.5" in refused.error
+    assert [r["id"] for r in store.all("Loose")] == ["5"]
 
 
 def test_an_empty_batch_and_a_batch_without_writes_touch_nothing(tmp_path: Path) -> None:
