@@ -139,6 +139,36 @@ async def test_new_token_api_shows_its_token_once(app: PayloadsApp, workspace: W
         assert "POST orders" in screen.query_one("#apis-table", KeyedTable).keys
 
 
+async def test_editing_an_api_keeps_its_payload_and_switching_method_offers_the_others(
+    app: PayloadsApp, workspace: Workspace
+) -> None:
+    before = workspace.integration("stripe").apis[0]
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_stripe(app, pilot)
+        await pilot.press("3")
+        screen.query_one("#apis-table", KeyedTable).select_key(f"{before.method} {before.path}")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApiForm))
+        await pilot.pause(0.2)
+        form = app.screen
+        assert form.query_one("#f-payload").value == before.payload
+        form.query_one("#f-description").value = "edited"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is screen, what="the form to save and close")
+        after = workspace.integration("stripe").api(before.path, before.method)
+        assert after is not None and after.payload == before.payload and after.description == "edited"
+        # GET offers only API-initiated outbound payloads: the inbound one cannot stay chosen
+        screen.query_one("#apis-table", KeyedTable).select_key(f"{before.method} {before.path}")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApiForm))
+        app.screen.query_one("#f-method").value = "GET"
+        await pilot.pause(0.2)
+        payload = app.screen.query_one("#f-payload")
+        outbound_api = {p.name for p in workspace.integration("stripe").outbound if p.initiated == "api"}
+        assert {value for _, value in payload._options if value is not payload.NULL} == outbound_api
+        assert payload.value != before.payload
+
+
 async def test_credentials_new_edit_keep_secret_and_reveal(app: PayloadsApp, workspace: Workspace) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_stripe(app, pilot)

@@ -79,8 +79,17 @@ class ApiForm(FormScreen[ApiSaved]):
 
     @on(Select.Changed, "#f-method")
     def _method_changed(self, event: Select.Changed) -> None:
+        """Offer the payloads of the chosen method, keeping the chosen one if it still fits.
+
+        Select posts Changed for its initial value too: without keeping the value, an
+        edited API would lose its payload before the user touched anything.
+        """
         payload = self.query_one("#f-payload", Select)
-        payload.set_options(self._payload_choices(str(event.value)))
+        chosen = payload.value
+        choices = self._payload_choices(str(event.value))
+        payload.set_options(choices)
+        if chosen is not Select.NULL and any(value == chosen for _, value in choices):
+            payload.value = chosen
 
     @on(Select.Changed, "#f-auth")
     def _auth_changed(self) -> None:
