@@ -152,6 +152,7 @@ class Workspace:
 
     def reveal_secret(self, slug: str, credential: str, field: str) -> str:
         """Plaintext of a credential secret; the reveal is written to history."""
+        self._writable()
         integration = self.config.get(slug)
         cred = integration.credential(credential)
         if cred is None:
@@ -167,6 +168,7 @@ class Workspace:
 
     def reveal_api_secret(self, slug: str, method: str, path: str) -> str:
         """Plaintext signing secret of an External API (for a ready `curl`); written to history."""
+        self._writable()
         integration = self.config.get(slug)
         api = integration.api(path, method)
         if api is None:

@@ -3,18 +3,22 @@
 The app holds the workspace (and the service, when this console runs it), turns service
 events into messages for every open screen (through `EventBridge`, at most ~10 job
 batches a second), shows workspace errors as notifications (`CallFailed`, one place),
-and raises a notification for every job that fails.
+and raises a notification for every job that fails. In a read-only console it refuses
+the keys of actions that change things (see `readonly.py`).
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual.actions import ActionParseResult
 from textual.app import App
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.screen import Screen
 
 from payloads_tui.domain.errors import LockedError, PayloadsError
@@ -27,6 +31,7 @@ from payloads_tui.tui.calls import as_payloads_error
 from payloads_tui.tui.commands import ConsoleCommands, PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, Clock
 from payloads_tui.tui.messages import CallFailed, ConfigUpdated, EmailSent, JobsChanged, JobsStarted, ServiceUpdated
+from payloads_tui.tui.readonly import read_only_reason, refuses_action
 from payloads_tui.tui.screens.integration import IntegrationScreen
 from payloads_tui.tui.screens.integrations import IntegrationsScreen
 from payloads_tui.tui.screens.keys import KeysScreen
@@ -236,6 +241,23 @@ class PayloadsApp(App[None]):
                     title="Test email", markup=False)
 
     # --- actions -------------------------------------------------------------------------
+
+    @property
+    def read_only_reason(self) -> str | None:
+        """Why this console may not change anything (None when it may)."""
+        return read_only_reason(self)
+
+    async def run_action(
+        self,
+        action: str | ActionParseResult,
+        default_namespace: DOMNode | None = None,
+        namespaces: Mapping[str, DOMNode] | None = None,
+    ) -> bool:
+        # A key bound to an action that changes things, pressed in a read-only console: `check_action` hid
+        # it, so Textual would drop it silently; say why instead, once, and let no other binding have it.
+        if isinstance(action, str) and default_namespace is not None and refuses_action(action, default_namespace):
+            return True
+        return await super().run_action(action, default_namespace, namespaces)
 
     def open_integration(self, slug: str, *, tab: str = "payloads") -> None:
         """Show integration `slug` on top of the home screen."""

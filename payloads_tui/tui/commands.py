@@ -2,7 +2,8 @@
 
 Screens offer their actions through `palette_commands()`; the app adds the global ones
 (open an integration, import a bundle, switch theme). One `Provider` serves both, so
-what the palette lists always matches what the screen can do.
+what the palette lists always matches what the screen can do: in a read-only console
+the commands that change things are left out.
 """
 
 from __future__ import annotations
@@ -13,22 +14,27 @@ from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from payloads_tui.tui.readonly import read_only_reason
+
 
 @dataclass(frozen=True)
 class PaletteCommand:
-    """One palette entry: what the user reads, a line of help, and what it runs."""
+    """One palette entry: what the user reads, a line of help, what it runs, and whether that changes things."""
 
     title: str
     help: str
     run: Callable[[], Any]
+    changes: bool = False
 
 
 def commands_for(app: Any, screen: Any) -> list[PaletteCommand]:
+    """The screen's commands, then the app's; without those that change things when read-only."""
+    read_only = read_only_reason(app) is not None
     found: list[PaletteCommand] = []
     for source in (screen, app):
         offer: Callable[[], Iterable[PaletteCommand]] | None = getattr(source, "palette_commands", None)
         if offer is not None:
-            found.extend(offer())
+            found.extend(command for command in offer() if not (read_only and command.changes))
     return found
 
 

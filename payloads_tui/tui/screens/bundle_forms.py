@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.widgets import Input, Select
 
 from payloads_tui.domain.errors import ValidationError
-from payloads_tui.tui.screens.form_screen import FormScreen
+from payloads_tui.tui.screens.form_screen import FormScreen, SavingForm
 from payloads_tui.tui.widgets.form import FieldRow
 
 CONFLICT_CHOICES = [
@@ -62,7 +62,7 @@ class ExportForm(FormScreen[ExportRequest]):
         return ExportRequest(self.slug, _path(self.value("f-path"), "path"), self.value("f-passphrase") or None)
 
 
-class ImportForm(FormScreen[ImportRequest]):
+class ImportForm(SavingForm[ImportRequest]):
     """Which bundle to import and what to do if its integration exists here."""
 
     SUBMIT_LABEL = "Import"

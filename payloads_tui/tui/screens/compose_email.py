@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.widgets import Input, TextArea
 
 from payloads_tui.domain.errors import ValidationError
-from payloads_tui.tui.screens.form_screen import FormScreen
+from payloads_tui.tui.screens.form_screen import SavingForm
 from payloads_tui.tui.widgets.form import FieldRow
 
 
@@ -22,7 +22,7 @@ class TestEmail:
     body: str
 
 
-class ComposeEmailForm(FormScreen[TestEmail]):
+class ComposeEmailForm(SavingForm[TestEmail]):
     """To, from, subject and body; ctrl+s sends."""
 
     SUBMIT_LABEL = "Send"

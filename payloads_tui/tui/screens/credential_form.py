@@ -13,7 +13,7 @@ from textual.widgets import Input, Select
 
 from payloads_tui.domain.models import PLAIN_FIELDS, SECRET_FIELDS, Credential, Integration
 from payloads_tui.tui.screens.endpoint_forms import replace_item
-from payloads_tui.tui.screens.form_screen import FormScreen
+from payloads_tui.tui.screens.form_screen import SavingForm
 from payloads_tui.tui.widgets.credentials_pane import KIND_LABELS
 from payloads_tui.tui.widgets.form import FieldRow
 
@@ -29,7 +29,7 @@ FIELD_LABELS = {
 }
 
 
-class CredentialForm(FormScreen[Integration]):
+class CredentialForm(SavingForm[Integration]):
     """Add or edit a credential; the fields follow the chosen type."""
 
     def __init__(self, integration: Integration, credential: Credential | None = None) -> None:

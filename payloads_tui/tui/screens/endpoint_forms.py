@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.widgets import Input, Select, Switch
 
 from payloads_tui.domain.models import EmailService, ExternalApi, Integration
-from payloads_tui.tui.screens.form_screen import FormScreen
+from payloads_tui.tui.screens.form_screen import SavingForm
 from payloads_tui.tui.widgets.endpoints_pane import AUTH_LABELS
 from payloads_tui.tui.widgets.form import FieldRow
 
@@ -38,7 +38,7 @@ def replace_item(items: list, old: object | None, new: object) -> list:  # type:
     return [new if item is old else item for item in items]
 
 
-class ApiForm(FormScreen[ApiSaved]):
+class ApiForm(SavingForm[ApiSaved]):
     """Add or edit an External API."""
 
     def __init__(self, integration: Integration, api: ExternalApi | None = None) -> None:
@@ -123,7 +123,7 @@ class ApiForm(FormScreen[ApiSaved]):
         return ApiSaved(saved, api.path, token)
 
 
-class EmailForm(FormScreen[Integration]):
+class EmailForm(SavingForm[Integration]):
     """Add or edit an Email Service (an address routed to an email inbound payload)."""
 
     def __init__(self, integration: Integration, email: EmailService | None = None) -> None:

@@ -1,4 +1,4 @@
-"""`FormScreen`: a modal form with field rows, ctrl+s to submit and esc to cancel.
+"""`FormScreen`: a modal form with field rows, ctrl+s to submit and esc to cancel; `SavingForm` for changes.
 
 Subclasses compose their `FieldRow`s in `fields()` and turn the values into a result in
 `submit()`, which raises `ValidationError` (naming the field) to keep the form open with
@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static, Switch
 
 from payloads_tui.domain.errors import PayloadsError, ValidationError
+from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
 from payloads_tui.tui.widgets.form import FieldRow, clear_field_errors, show_field_error
 
 if TYPE_CHECKING:
@@ -49,11 +50,18 @@ class FormScreen(ModalScreen[T], Generic[T]):
                 yield from self.fields()
             yield Static("", id="form-error", classes="form-error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.SUBMIT_LABEL} (ctrl+s)", id="form-submit", variant="primary")
-                yield Button("Cancel (esc)", id="form-cancel")
+                if self.may_submit():
+                    yield Button(f"{self.SUBMIT_LABEL} (ctrl+s)", id="form-submit", variant="primary")
+                    yield Button("Cancel (esc)", id="form-cancel")
+                else:
+                    yield Button("Close (esc)", id="form-cancel")
 
     def fields(self) -> ComposeResult:
         yield from ()
+
+    def may_submit(self) -> bool:
+        """Whether the form offers its submit button."""
+        return True
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.focus_first_field)
@@ -113,3 +121,14 @@ class FormScreen(ModalScreen[T], Generic[T]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class SavingForm(ReadOnlyGuard, FormScreen[T]):
+    """A form whose submit changes the data directory: in a read-only console it shows, but does not save."""
+
+    def may_submit(self) -> bool:
+        return read_only_reason(self.app) is None
+
+    @changes_data
+    def action_submit(self) -> None:
+        super().action_submit()

@@ -8,7 +8,7 @@ request does (open an editor, ask for confirmation, run a job) and talks to the 
 from __future__ import annotations
 
 import time
-
+from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -22,6 +22,7 @@ from payloads_tui.tui.calls import attempt, workspace_work
 from payloads_tui.tui.commands import PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, jobs_and_failures, start_of_day
 from payloads_tui.tui.messages import BundleExported, ConfigUpdated, JobsChanged, ServiceUpdated
+from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
 from payloads_tui.tui.screens.base import ConsoleScreen
 from payloads_tui.tui.screens.bundle_forms import ExportForm, ExportRequest
 from payloads_tui.tui.screens.confirm import ConfirmScreen
@@ -33,7 +34,7 @@ from payloads_tui.tui.widgets.highlights import Highlights, JobFigures
 from payloads_tui.tui.widgets.history_pane import HistoryPane
 from payloads_tui.tui.widgets.jobs_pane import JobsPane
 from payloads_tui.tui.widgets.keyed_table import KeyedTable
-from payloads_tui.tui.widgets.pane import ItemRequested
+from payloads_tui.tui.widgets.pane import ItemAction, ItemKind, ItemRequested
 from payloads_tui.tui.widgets.payloads_pane import PayloadsPane
 from payloads_tui.tui.widgets.topbar import TopBar
 
@@ -43,7 +44,7 @@ TAB_LABELS = ("1 Payloads", "2 Jobs", "3 APIs & Emails", "4 Credentials", "5 His
 FIGURES_INTERVAL = 1.0
 
 
-class IntegrationScreen(ConsoleScreen):
+class IntegrationScreen(ReadOnlyGuard, ConsoleScreen):
     """One integration; see the module docstring."""
 
     BINDINGS = [
@@ -227,6 +228,7 @@ class IntegrationScreen(ConsoleScreen):
 
     # --- integration actions -------------------------------------------------------------
 
+    @changes_data
     def action_edit_integration(self) -> None:
         if self.integration is not None:
             self.app.push_screen(IntegrationForm(self.integration), lambda saved: saved and self.reload())
@@ -244,6 +246,7 @@ class IntegrationScreen(ConsoleScreen):
         path = self.workspace.export(request.slug, request.path, passphrase=request.passphrase)
         self.post_message(BundleExported(request.slug, path, request.passphrase is not None))
 
+    @changes_data
     def action_delete_integration(self) -> None:
         integration = self.integration
         if integration is None:
@@ -278,6 +281,10 @@ class IntegrationScreen(ConsoleScreen):
         integration = self.integration
         if integration is None:
             return []
+
+        def request(action: ItemAction, kind: ItemKind, key: str | None = None) -> Callable[[], None]:
+            return lambda: self.actions.handle(ItemRequested(action, kind, key), integration)
+
         commands = [
             PaletteCommand(f"Show {label[2:]}", f"Tab {label[0]}", lambda tab=tab: self.action_show_tab(tab))
             for tab, label in zip(TABS, TAB_LABELS)
@@ -286,30 +293,29 @@ class IntegrationScreen(ConsoleScreen):
             PaletteCommand("Toggle the failures filter", "Jobs tab: failures only, or everything",
                            self._toggle_failures),
             PaletteCommand("Send a test email", "Compose an email to one of the Email Services",
-                           lambda: self.actions.compose_email(integration, None)),
+                           request("send_test", "email"), changes=True),
             PaletteCommand(f"Export {integration.name}", "Write its bundle to a file", self.action_export),
-            PaletteCommand(f"Edit {integration.name}", "Name, description, variables", self.action_edit_integration),
-            PaletteCommand("New inbound payload", "Open the inbound payload editor",
-                           lambda: self.actions.handle(ItemRequested("new", "inbound", None), integration)),
-            PaletteCommand("New outbound payload", "Open the outbound payload editor",
-                           lambda: self.actions.handle(ItemRequested("new", "outbound", None), integration)),
+            PaletteCommand(f"Edit {integration.name}", "Name, description, variables", self.action_edit_integration,
+                           changes=True),
+            PaletteCommand("New inbound payload", "Open the inbound payload editor", request("new", "inbound"),
+                           changes=True),
+            PaletteCommand("New outbound payload", "Open the outbound payload editor", request("new", "outbound"),
+                           changes=True),
         ]
         for payload in integration.outbound:
             if payload.initiated == "local":
-                commands.append(PaletteCommand(
-                    f"Run {payload.name}", "Run this outbound payload now",
-                    lambda name=payload.name: self.actions.handle(ItemRequested("run", "outbound", name), integration)))
+                commands.append(PaletteCommand(f"Run {payload.name}", "Run this outbound payload now",
+                                               request("run", "outbound", payload.name), changes=True))
+        # Opening an editor changes nothing by itself: a read-only console offers it, to look.
+        verb, note = ("View", " (read-only: nothing can be saved)") if read_only_reason(self.app) else ("Edit", "")
         for payload in integration.inbound:
-            commands.append(PaletteCommand(
-                f"Try {payload.name}", "Dry-run this inbound payload on a sample",
-                lambda name=payload.name: self.actions.handle(ItemRequested("try", "inbound", name), integration)))
-            commands.append(PaletteCommand(
-                f"Edit {payload.name}", "Open the inbound payload editor",
-                lambda name=payload.name: self.actions.handle(ItemRequested("open", "inbound", name), integration)))
+            commands.append(PaletteCommand(f"Try {payload.name}", "Dry-run this inbound payload on a sample",
+                                           request("try", "inbound", payload.name)))
+            commands.append(PaletteCommand(f"{verb} {payload.name}", f"Open the inbound payload editor{note}",
+                                           request("open", "inbound", payload.name)))
         for payload in integration.outbound:
-            commands.append(PaletteCommand(
-                f"Edit {payload.name}", "Open the outbound payload editor",
-                lambda name=payload.name: self.actions.handle(ItemRequested("open", "outbound", name), integration)))
+            commands.append(PaletteCommand(f"{verb} {payload.name}", f"Open the outbound payload editor{note}",
+                                           request("open", "outbound", payload.name)))
         return commands
 
     def _toggle_failures(self) -> None:

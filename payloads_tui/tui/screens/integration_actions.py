@@ -2,6 +2,7 @@
 
 Kept apart from the screen so the screen only lays out and routes. Every change is a
 new `Integration` saved through the workspace; every job action is a guarded worker.
+A read-only console refuses the requests that change things, however they arrive.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from msgspec import structs
 from payloads_tui.domain.models import Integration
 from payloads_tui.tui.calls import attempt, start_call
 from payloads_tui.tui.messages import EmailSent, JobsStarted
+from payloads_tui.tui.readonly import read_only_reason, refuse
 from payloads_tui.tui.screens.confirm import ConfirmScreen
 from payloads_tui.tui.snippets import curl_for_api, swaks_for_address
 from payloads_tui.tui.widgets.endpoints_pane import api_key
-from payloads_tui.tui.widgets.pane import ItemRequested
+from payloads_tui.tui.widgets.pane import CHANGING_ITEM_ACTIONS, ItemRequested
 
 if TYPE_CHECKING:
     from payloads_tui.tui.screens.integration import IntegrationScreen
@@ -36,6 +38,8 @@ class ItemActions:
     def handle(self, request: ItemRequested, integration: Integration) -> None:
         handler = getattr(self, f"{request.kind}_{request.action}", None)
         if handler is None:
+            return
+        if request.action in CHANGING_ITEM_ACTIONS and refuse(self.screen):
             return
         handler(integration, request.key)
 
@@ -168,7 +172,8 @@ class ItemActions:
         content_type = payload.content_type if payload is not None else "json"
         body = self._recent_body(integration.slug, api.payload) if api.method == "POST" else None
         secret = None
-        if api.auth in ("stripe", "hmac"):
+        # Revealing the signing secret writes history, which a read-only console may not.
+        if api.auth in ("stripe", "hmac") and read_only_reason(self.screen.app) is None:
             secret = attempt(self.screen, "read the signing secret", self.workspace.reveal_api_secret,
                              integration.slug, api.method, api.path)
         snippet = curl_for_api(api, self.workspace.api_url(integration.slug, api.path), content_type=content_type,

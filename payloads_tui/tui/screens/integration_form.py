@@ -11,7 +11,7 @@ from textual.widgets import Input
 
 from payloads_tui.domain.errors import ValidationError
 from payloads_tui.domain.models import Integration
-from payloads_tui.tui.screens.form_screen import FormScreen
+from payloads_tui.tui.screens.form_screen import SavingForm
 from payloads_tui.tui.widgets.form import FieldRow
 
 
@@ -31,7 +31,7 @@ def parse_variables(text: str) -> dict[str, str]:
     return variables
 
 
-class IntegrationForm(FormScreen[Integration]):
+class IntegrationForm(SavingForm[Integration]):
     """Dismisses with the saved integration."""
 
     def __init__(self, integration: Integration | None = None) -> None:

@@ -18,6 +18,7 @@ from payloads_tui.tui.calls import attempt, workspace_work
 from payloads_tui.tui.commands import PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, format_ago, jobs_and_failures
 from payloads_tui.tui.messages import BundleExported, BundleImported, ConfigUpdated, JobsChanged
+from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
 from payloads_tui.tui.screens.base import ConsoleScreen
 from payloads_tui.tui.screens.bundle_forms import ExportForm, ExportRequest, ImportForm, ImportRequest
 from payloads_tui.tui.screens.confirm import ConfirmScreen
@@ -47,7 +48,7 @@ class Figures:
     last_activity: float | None
 
 
-class IntegrationsScreen(ConsoleScreen):
+class IntegrationsScreen(ReadOnlyGuard, ConsoleScreen):
     """Home: pick an integration, or create, edit, delete, import or export one."""
 
     BINDINGS = [
@@ -130,7 +131,9 @@ class IntegrationsScreen(ConsoleScreen):
         rows = self.rows()
         self.table.set_rows(rows)
         empty = self.query_one("#home-empty", Static)
-        if not self._integrations:
+        if not self._integrations and (reason := read_only_reason(self.app)) is not None:
+            empty.update(f"No integrations yet, and this console cannot add any: {reason}.")
+        elif not self._integrations:
             empty.update("No integrations yet. Press n to create one, or i to import a bundle "
                          "(payloads demo seeds the Stripe example).")
         elif not rows:
@@ -194,9 +197,11 @@ class IntegrationsScreen(ConsoleScreen):
         if integration is not None:
             self.console.open_integration(integration.slug)
 
+    @changes_data
     def action_new(self) -> None:
         self.app.push_screen(IntegrationForm(), self._saved)
 
+    @changes_data
     def action_edit(self) -> None:
         integration = self.selected()
         if integration is not None:
@@ -208,6 +213,7 @@ class IntegrationsScreen(ConsoleScreen):
             self.reload()
             self.table.select_key(integration.slug)
 
+    @changes_data
     def action_delete(self) -> None:
         integration = self.selected()
         if integration is None:
@@ -240,6 +246,7 @@ class IntegrationsScreen(ConsoleScreen):
         path = self.workspace.export(request.slug, request.path, passphrase=request.passphrase)
         self.post_message(BundleExported(request.slug, path, request.passphrase is not None))
 
+    @changes_data
     def action_import_bundle(self) -> None:
         self.app.push_screen(ImportForm(), self._import)
 
@@ -265,8 +272,9 @@ class IntegrationsScreen(ConsoleScreen):
 
     def palette_commands(self) -> list[PaletteCommand]:
         commands = [
-            PaletteCommand("New integration", "Create an empty integration", self.action_new),
-            PaletteCommand("Import a bundle", "Load an integration from a JSON bundle", self.action_import_bundle),
+            PaletteCommand("New integration", "Create an empty integration", self.action_new, changes=True),
+            PaletteCommand("Import a bundle", "Load an integration from a JSON bundle", self.action_import_bundle,
+                           changes=True),
         ]
         for integration in self._integrations:
             commands.append(PaletteCommand(

@@ -26,6 +26,7 @@ from payloads_tui.domain.models import Job
 from payloads_tui.tui.calls import attempt, workspace_work
 from payloads_tui.tui.formatting import format_duration, format_moment, status_text
 from payloads_tui.tui.messages import JobsChanged
+from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data
 from payloads_tui.tui.screens.base import ConsoleScreen
 from payloads_tui.tui.screens.integration_actions import replay_job, retry_job
 from payloads_tui.tui.widgets.exchange_view import render_exchange
@@ -103,7 +104,7 @@ def related_jobs(job: Job) -> list[tuple[str, str]]:
     return related
 
 
-class JobDetailScreen(ConsoleScreen):
+class JobDetailScreen(ReadOnlyGuard, ConsoleScreen):
     """One job; `R` retries it, `P` replays it, enter on a link opens that job."""
 
     BINDINGS = [
@@ -210,9 +211,11 @@ class JobDetailScreen(ConsoleScreen):
         if event.option.id:
             self.app.push_screen(JobDetailScreen(event.option.id))
 
+    @changes_data
     def action_retry(self) -> None:
         retry_job(self, self.number)
 
+    @changes_data
     def action_replay(self) -> None:
         replay_job(self, self.number)
 

@@ -1,4 +1,8 @@
-"""`KeysScreen`: every key that works where `?` was pressed, grouped by where it comes from."""
+"""`KeysScreen`: every key that works where `?` was pressed, grouped by where it comes from.
+
+It lists `screen.active_bindings`, so the keys a read-only console hides (their
+`check_action` says no, see `readonly.py`) are not listed; a first line says why.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, OptionList, Select, Static, Switch, Tabs, TextArea
+
+from payloads_tui.tui.readonly import read_only_reason
 
 GENERAL_KEYS: list[tuple[str, str]] = [
     ("tab / shift+tab", "move between tables and fields"),
@@ -57,6 +63,10 @@ def key_table(screen: Screen[object]) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
+    if (reason := read_only_reason(screen.app)) is not None:
+        table.add_row(Text("Read-only", style="bold yellow"),
+                      Text(f"keys that change things are hidden: {reason}", style="yellow"))
+        table.add_row("", "")
     order = sorted(groups, key=lambda g: (g == "Everywhere", g == "This screen", g))  # nearest first
     for name in order:
         table.add_row(Text(name, style="underline"), "")

@@ -9,11 +9,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Select, Static
 
 from payloads_tui.domain.models import Credential
-from payloads_tui.tui.screens.form_screen import FormScreen
+from payloads_tui.tui.screens.form_screen import SavingForm
 from payloads_tui.tui.widgets.form import FieldRow
 
 
-class RevealForm(FormScreen[str]):
+class RevealForm(SavingForm[str]):
     """Pick the secret field of `credential` to reveal; dismisses with its name."""
 
     SUBMIT_LABEL = "Reveal"

@@ -9,12 +9,13 @@ from textual.widgets import Footer, Static
 from payloads_tui.domain.models import InboundPayload
 from payloads_tui.tui.calls import start_call
 from payloads_tui.tui.messages import JobsStarted
+from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data
 from payloads_tui.tui.screens.base import ConsoleScreen
 from payloads_tui.tui.widgets.preview import PreviewPane
 from payloads_tui.tui.widgets.topbar import TopBar
 
 
-class TryInboundScreen(ConsoleScreen):
+class TryInboundScreen(ReadOnlyGuard, ConsoleScreen):
     """Sample on the left, planned records on the right; ctrl+r runs the payload on the sample."""
 
     BINDINGS = [Binding("ctrl+r", "run", "Run for real")]
@@ -35,6 +36,7 @@ class TryInboundScreen(ConsoleScreen):
         preview.set_payload(self.slug, self.payload)
         preview.query_one("#preview-body").focus()
 
+    @changes_data
     def action_run(self) -> None:
         body = self.query_one(PreviewPane).sample.encode("utf-8")
         if not body.strip():

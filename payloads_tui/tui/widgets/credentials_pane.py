@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from payloads_tui.domain.models import Integration
 from payloads_tui.tui.formatting import format_ago
+from payloads_tui.tui.readonly import changes_data
 from payloads_tui.tui.widgets.keyed_table import Col, KeyedTable
 from payloads_tui.tui.widgets.pane import ItemKind, Pane
 
@@ -56,7 +57,8 @@ class CredentialsPane(Pane):
             }))
         self.query_one("#credentials-table", KeyedTable).set_rows(rows)
         self.query_one("#credentials-title", Static).update(
-            f"Credentials · {len(rows)}" + ("" if rows else " — press n to add one"))
+            f"Credentials · {len(rows)}" + ("" if rows else self.add_hint(" — press n to add one")))
 
+    @changes_data
     def action_reveal(self) -> None:
         self.request("reveal")

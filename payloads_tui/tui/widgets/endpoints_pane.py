@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from payloads_tui.domain.models import ExternalApi, Integration
 from payloads_tui.tui.formatting import yes_no
+from payloads_tui.tui.readonly import changes_data
 from payloads_tui.tui.widgets.keyed_table import Col, KeyedTable
 from payloads_tui.tui.widgets.pane import ItemKind, ItemRequested, Pane
 
@@ -72,9 +73,10 @@ class EndpointsPane(Pane):
         self.query_one("#apis-table", KeyedTable).set_rows(apis)
         self.query_one("#emails-table", KeyedTable).set_rows(emails)
         self.query_one("#apis-title", Static).update(
-            f"External APIs · {len(apis)}" + ("" if apis else " — press n to expose a payload"))
+            f"External APIs · {len(apis)}" + ("" if apis else self.add_hint(" — press n to expose a payload")))
         self.query_one("#emails-title", Static).update(
-            f"Email Services · {len(emails)}" + ("" if emails else " — tab here, then n to add an address"))
+            f"Email Services · {len(emails)}"
+            + ("" if emails else self.add_hint(" — tab here, then n to add an address")))
 
     def action_copy_url(self) -> None:
         self.request("copy_url")
@@ -82,6 +84,7 @@ class EndpointsPane(Pane):
     def action_copy_command(self) -> None:
         self.request("copy_command")
 
+    @changes_data
     def action_send_test(self) -> None:
         table = self.focused_table()
         key = table.cursor_key if table is not None and table.id == "emails-table" else None

@@ -14,6 +14,7 @@ from textual.widgets import Input, Select, Static
 
 from payloads_tui.domain.models import Integration, Job, JobKind
 from payloads_tui.tui.formatting import FAILURE_STATUSES, Clock
+from payloads_tui.tui.readonly import changes_data
 from payloads_tui.tui.widgets.jobs_table import JobsTable
 from payloads_tui.tui.widgets.pane import ItemKind, Pane
 from payloads_tui.tui.widgets.quiet import update_if_changed
@@ -233,8 +234,10 @@ class JobsPane(Pane):
 
     # --- keys on a job -------------------------------------------------------------------
 
+    @changes_data
     def action_retry(self) -> None:
         self.request("retry")
 
+    @changes_data
     def action_replay(self) -> None:
         self.request("replay")

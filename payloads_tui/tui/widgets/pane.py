@@ -1,4 +1,8 @@
-"""`Pane`: a tab's content; its keys post `ItemRequested` and the integration screen decides."""
+"""`Pane`: a tab's content; its keys post `ItemRequested` and the integration screen decides.
+
+Keys whose request changes things are `@changes_data` actions: hidden and refused in a
+read-only console (see `readonly.py`).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,17 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable
 
+from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
 from payloads_tui.tui.widgets.keyed_table import KeyedTable
 
 ItemKind = Literal["inbound", "outbound", "api", "email", "credential", "job", "history"]
 ItemAction = Literal[
     "open", "new", "delete", "run", "try", "copy_url", "copy_command", "send_test", "reveal", "retry", "replay"
 ]
+#: Requests that change things (or reveal a secret, which writes history): refused in a read-only console.
+CHANGING_ITEM_ACTIONS: frozenset[ItemAction] = frozenset(
+    {"new", "delete", "run", "send_test", "reveal", "retry", "replay"}
+)
 
 
 class ItemRequested(Message):
@@ -26,7 +35,7 @@ class ItemRequested(Message):
         self.key = key
 
 
-class Pane(Vertical):
+class Pane(ReadOnlyGuard, Vertical):
     """Base of the integration screen's tabs: tables whose rows are items of a kind."""
 
     #: Table id → item kind, for the tables of this pane.
@@ -49,13 +58,20 @@ class Pane(Vertical):
             return
         self.post_message(ItemRequested(action, kind or self.TABLE_KINDS[table.id or ""], key))
 
-    # Panes that bind n / enter / d share these; each names its own keys in BINDINGS.
+    def add_hint(self, hint: str) -> str:
+        """`hint` (how to add an item, shown under an empty table), or nothing in a read-only console."""
+        return "" if read_only_reason(self.app) else hint
+
+    # Panes that bind n / e / d share these; each names its own keys in BINDINGS.
+    @changes_data
     def action_new(self) -> None:
         self.request("new", need_item=False)
 
+    @changes_data
     def action_edit(self) -> None:
         self.request("open")
 
+    @changes_data
     def action_delete(self) -> None:
         self.request("delete")
 

@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from payloads_tui.domain.models import Integration
 from payloads_tui.tui.formatting import content_type_label, initiated_label, yes_no
+from payloads_tui.tui.readonly import changes_data
 from payloads_tui.tui.widgets.keyed_table import Col, KeyedTable
 from payloads_tui.tui.widgets.pane import ItemKind, Pane
 
@@ -69,10 +70,12 @@ class PayloadsPane(Pane):
         self.query_one("#inbound-table", KeyedTable).set_rows(inbound)
         self.query_one("#outbound-table", KeyedTable).set_rows(outbound)
         self.query_one("#inbound-title", Static).update(
-            f"Inbound payloads · {len(inbound)}" + ("" if inbound else " — press n to add one"))
+            f"Inbound payloads · {len(inbound)}" + ("" if inbound else self.add_hint(" — press n to add one")))
         self.query_one("#outbound-title", Static).update(
-            f"Outbound payloads · {len(outbound)}" + ("" if outbound else " — tab here, then n to add one"))
+            f"Outbound payloads · {len(outbound)}"
+            + ("" if outbound else self.add_hint(" — tab here, then n to add one")))
 
+    @changes_data
     def action_run(self) -> None:
         table = self.focused_table()
         if table is not None and table.id == "inbound-table":
