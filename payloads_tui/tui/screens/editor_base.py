@@ -2,7 +2,10 @@
 
 A working copy of the payload is edited in place; `ctrl+s` saves the integration with
 the payload replaced (or added), and a `ValidationError` is shown next to its field;
-leaving with unsaved changes asks first.
+leaving with unsaved changes asks first. In a read-only console (`--no-service`, or
+the data directory of another process's service opened read-only) the editors still
+edit, but saving is not offered: `ctrl+s` leaves the footer and only says why
+(`readonly.py`).
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from textual.widgets import Input, Select, Static, Switch, TabbedContent
 
 from payloads_tui.domain.errors import PayloadsError, ValidationError
 from payloads_tui.domain.models import InboundPayload, Integration, OutboundPayload
+from payloads_tui.service.workspace import ReadOnlyError
 from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.messages import ConfigUpdated
+from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason, refuse
 from payloads_tui.tui.screens.base import ConsoleScreen
 from payloads_tui.tui.screens.confirm import ConfirmScreen
 from payloads_tui.tui.widgets.form import FieldRow, clear_field_errors
@@ -43,7 +48,7 @@ class PayloadSaved(Message):
         self.name = name
 
 
-class PayloadEditorScreen(ConsoleScreen, Generic[P]):
+class PayloadEditorScreen(ReadOnlyGuard, ConsoleScreen, Generic[P]):
     """Base of the payload editors; subclasses define `KIND`, `TABS`, compose and the field plumbing."""
 
     KIND = "inbound"
@@ -93,10 +98,19 @@ class PayloadEditorScreen(ConsoleScreen, Generic[P]):
     def has_unsaved_changes(self) -> bool:
         return self._state() != self._saved_state
 
+    @property
+    def read_only(self) -> bool:
+        """Whether this console may not change anything (then saving is not offered)."""
+        return read_only_reason(self.app) is not None
+
     def changed(self) -> None:
-        self.query_one("#editor-status-dirty", Static).update(
-            "● unsaved · ctrl+s" if self.has_unsaved_changes() else "saved")
-        self.query_one("#editor-status-dirty").set_class(self.has_unsaved_changes(), "-dirty")
+        dirty = self.has_unsaved_changes()
+        if self.read_only:
+            status = "● read-only: not saved" if dirty else "read-only"
+        else:
+            status = "● unsaved · ctrl+s" if dirty else "saved"
+        self.query_one("#editor-status-dirty", Static).update(status)
+        self.query_one("#editor-status-dirty").set_class(dirty, "-dirty")
         self.after_change()
 
     # --- header form ---------------------------------------------------------------------
@@ -168,6 +182,7 @@ class PayloadEditorScreen(ConsoleScreen, Generic[P]):
 
     # --- saving --------------------------------------------------------------------------
 
+    @changes_data
     def action_save(self) -> None:
         clear_field_errors(self)
         integration = attempt(self, "read the integration", self.workspace.integration, self.slug)
@@ -185,6 +200,9 @@ class PayloadEditorScreen(ConsoleScreen, Generic[P]):
             saved = self.workspace.save_integration(changed)
         except ValidationError as exc:
             self.show_validation(exc, index)
+            return
+        except ReadOnlyError:
+            refuse(self)
             return
         except PayloadsError as exc:
             self.notify(str(exc), title="Could not save", severity="error", markup=False)
@@ -261,8 +279,10 @@ class PayloadEditorScreen(ConsoleScreen, Generic[P]):
             if discard:
                 self.dismiss()
 
+        detail = "This console is read-only: they cannot be saved here." if self.read_only else (
+            "ctrl+s saves them instead.")
         self.app.push_screen(ConfirmScreen(f"Discard the unsaved changes to {self.model.name or 'this payload'}?",
-                                           detail="ctrl+s saves them instead.", confirm="Discard"), answered)
+                                           detail=detail, confirm="Discard"), answered)
 
     def on_config_updated(self, message: ConfigUpdated) -> None:
         if message.integration == self.slug and message.action != "delete":

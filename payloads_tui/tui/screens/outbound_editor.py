@@ -2,12 +2,15 @@
 
 Tab 1 the request (endpoint with `{merge}` fields checked as typed, method, content
 type, credential, response handler, success codes, paging, timeout, attempts); tab 2
-the sources (records queried); tab 3 the elements (values placed in the body, headers,
-query or URL); tab 4 extra headers and query parameters.
+the sources (records queried) and, with `c`, the child records of a source
+(`SourcesEditor`); tab 3 the elements (values placed in the body, headers, query or
+URL), where an array element opens into the fields of its items, to any depth
+(`NestedElementsEditor`); tab 4 extra headers and query parameters.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,38 +20,25 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
-from payloads_tui.domain.models import Element, OutboundPayload, Source
-from payloads_tui.tui.checks import expression_problem, template_problem
+from payloads_tui.domain.models import OutboundPayload
+from payloads_tui.tui.calls import attempt
+from payloads_tui.tui.checks import template_problem
 from payloads_tui.tui.screens.editor_base import PayloadEditorScreen
 from payloads_tui.tui.widgets.form import FieldRow
 from payloads_tui.tui.widgets.keyed_table import Col
 from payloads_tui.tui.widgets.list_editor import ItemField, ListEditor
+from payloads_tui.tui.widgets.nested_elements import NestedElementsEditor, each_choices
+from payloads_tui.tui.widgets.outbound_sources import SourcesEditor
 from payloads_tui.tui.widgets.topbar import TopBar
 
 METHODS = [(m, m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE")]
 CONTENT_TYPES = [("JSON", "json"), ("Form URL-encoded", "form"), ("XML", "xml"), ("Plain text", "text")]
 INITIATED = [("Locally Initiated", "local"), ("API Initiated", "api")]
 PAGINATION = [("none", "none"), ("Stripe (starting_after)", "stripe")]
-PLACEMENTS = [("body", "body"), ("header", "header"), ("query", "query"), ("URL merge field", "url")]
-ELEMENT_SOURCES = [("record (JMESPath)", "record"), ("context (JMESPath)", "context"), ("static value", "static"),
-                   ("now", "now"), ("variable", "variable"), ("credential field", "credential")]
 TABS = ("request", "sources", "elements", "extras")
+NESTED = re.compile(r"^elements\[(\d+)\]\.?(.*)$")
+CHILD = re.compile(r"^children\[(\d+)\]\.?(.*)$")
 
-SOURCE_COLUMNS = [
-    Col("name", "Source", min_width=10),
-    Col("object", "Object", width=12),
-    Col("filter", "Filter", min_width=12, drop=2),
-    Col("sort", "Sort", width=12, drop=3),
-    Col("limit", "Limit", width=5, justify="right", drop=4),
-    Col("children", "Children", width=8, justify="right", drop=1),
-]
-ELEMENT_COLUMNS = [
-    Col("path", "Path", min_width=14),
-    Col("placement", "In", width=6),
-    Col("source", "Source", width=8, drop=2),
-    Col("expression", "Expression / value", min_width=16),
-    Col("each", "Each", width=10, drop=1),
-]
 EXTRA_COLUMNS = [
     Col("where", "In", width=6),
     Col("name", "Name", min_width=14),
@@ -65,34 +55,9 @@ class Extra:
     value: str
 
 
-def source_cells(source: Source) -> dict[str, Any]:
-    arrow = " ↓" if source.descending else ""
-    return {"name": source.name, "object": source.object, "filter": source.filter,
-            "sort": f"{source.sort}{arrow}" if source.sort else "", "limit": str(source.limit or ""),
-            "children": str(len(source.children))}
-
-
-def element_cells(element: Element) -> dict[str, Any]:
-    if element.each:
-        shown: Any = Text(f"array of {len(element.elements)} fields per {element.each}", style="cyan")
-    elif element.source == "static":
-        shown = Text(repr(element.value), style="green")
-    elif element.source == "now":
-        shown = Text("(the current time)", style="dim")
-    else:
-        problem = expression_problem(element.expression) if element.source in ("record", "context") else None
-        shown = Text(element.expression, style="red" if problem else "")
-    return {"path": element.path, "placement": element.placement, "source": element.source,
-            "expression": shown, "each": element.each}
-
-
 def extra_cells(extra: Extra) -> dict[str, Any]:
     return {"where": extra.where, "name": extra.name,
             "value": Text(extra.value, style="red" if template_problem(extra.value) else "")}
-
-
-def _optional_expression(_item: Any, text: str) -> str | None:
-    return expression_problem(text, required=False)
 
 
 class OutboundEditorScreen(PayloadEditorScreen[OutboundPayload]):
@@ -134,6 +99,14 @@ class OutboundEditorScreen(PayloadEditorScreen[OutboundPayload]):
     def list_editors(self) -> dict[str, ListEditor]:
         return {"sources": self.query_one("#sources-editor", ListEditor),
                 "elements": self.query_one("#elements-editor", ListEditor)}
+
+    @property
+    def sources_editor(self) -> SourcesEditor:
+        return self.query_one(SourcesEditor)
+
+    @property
+    def elements_editor(self) -> NestedElementsEditor:
+        return self.query_one(NestedElementsEditor)
 
     def check_header(self, attribute: str, value: Any) -> str | None:
         if attribute == "endpoint":
@@ -180,39 +153,9 @@ class OutboundEditorScreen(PayloadEditorScreen[OutboundPayload]):
                     yield FieldRow("Max attempts", self.header_input("max_attempts", "h-attempts", type="integer"),
                                    name="max_attempts")
             with TabPane("2 Sources", id="sources"):
-                yield ListEditor(
-                    title="Sources: records queried (a add · d delete)", columns=SOURCE_COLUMNS, id="sources-editor",
-                    cells=source_cells,
-                    new_item=lambda items: Source(name=f"source{len(items) + 1}", object="Account"),
-                    fields=[
-                        ItemField("name", "Name"),
-                        ItemField("object", "Object", placeholder="Account"),
-                        ItemField("filter", "Filter", "expression", placeholder="!stripe_id (empty: every record)",
-                                  check=_optional_expression),
-                        ItemField("sort", "Sort by", "expression", placeholder="name", check=_optional_expression),
-                        ItemField("descending", "Descending", "switch"),
-                        ItemField("limit", "Limit", "int", placeholder="no limit"),
-                    ],
-                )
+                yield SourcesEditor(objects=self._object_names, id="sources-and-children")
             with TabPane("3 Elements", id="elements"):
-                yield ListEditor(
-                    title="Elements: values placed in the request (a add · d delete)", columns=ELEMENT_COLUMNS,
-                    id="elements-editor", cells=element_cells,
-                    new_item=lambda items: Element(path=f"field{len(items) + 1}", expression=""),
-                    fields=[
-                        ItemField("path", "Path", placeholder="metadata.order_id"),
-                        ItemField("placement", "Placed in", "select", choices=lambda: PLACEMENTS),
-                        ItemField("source", "Source", "select", choices=lambda: ELEMENT_SOURCES),
-                        ItemField("expression", "Expression", "expression", placeholder="email",
-                                  applies=lambda e: e.source in ("record", "context") and not e.each,
-                                  check=lambda _e, text: expression_problem(text)),
-                        ItemField("expression", "Name", key="name_of",
-                                  applies=lambda e: e.source in ("variable", "credential")),
-                        ItemField("value", "Value", "value", placeholder="JSON or text",
-                                  applies=lambda e: e.source == "static"),
-                        ItemField("each", "Each record of", placeholder="(a source or child source name)"),
-                    ],
-                )
+                yield NestedElementsEditor(choices=lambda: each_choices(self.model.sources), id="nested-elements")
             with TabPane("4 Headers & query", id="extras"):
                 yield ListEditor(
                     title="Headers and query parameters (a add · d delete)", columns=EXTRA_COLUMNS,
@@ -231,13 +174,19 @@ class OutboundEditorScreen(PayloadEditorScreen[OutboundPayload]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#sources-editor", ListEditor).edit(self.model.sources, select=0)
-        self.query_one("#elements-editor", ListEditor).edit(self.model.elements, select=0)
+        self.sources_editor.edit(self.model.sources)
+        self.elements_editor.edit(self.model.elements)
         self.query_one("#extras-editor", ListEditor).edit(self.extras, select=0)
         self.changed()
         self.query_one("#h-name", Input).focus()
 
+    def _object_names(self) -> list[tuple[str, str]]:
+        schemas = attempt(self, "read the object schemas", self.workspace.schemas) or []
+        return [(schema.name, schema.name) for schema in schemas]
+
     def on_list_editor_changed(self, event: ListEditor.Changed) -> None:
+        if event.editor.id in ("sources-editor", "children-editor"):
+            self.elements_editor.editor.refresh_choices()
         if event.editor.id == "extras-editor":
             self.model.headers = {x.name: x.value for x in self.extras if x.where == "header" and x.name}
             self.model.query = {x.name: x.value for x in self.extras if x.where == "query" and x.name}
@@ -248,11 +197,30 @@ class OutboundEditorScreen(PayloadEditorScreen[OutboundPayload]):
     def after_change(self) -> None:
         model = self.model
         target = f"{model.method} {model.endpoint or '(answers its External API)'}"
-        summary = Text.assemble((target, "bold"), (f" · {len(model.sources)} sources · {len(model.elements)} elements",
-                                                   "dim"))
+        children = sum(len(s.children) for s in model.sources)
+        counts = f" · {len(model.sources)} sources" + (f" · {children} child sources" if children else "")
+        summary = Text.assemble((target, "bold"), (f"{counts} · {len(model.elements)} elements", "dim"))
         if model.response_handler:
             summary.append(f" · response → {model.response_handler}", style="dim")
         self.query_one("#editor-status-preview", Static).update(summary)
+
+    def show_list_error(self, attribute: str, index: int, rest: str, reason: str) -> bool:
+        """Errors of child sources and nested elements open the level they are on."""
+        if attribute == "sources":
+            self.switch_tab("sources")
+            child = CHILD.match(rest)
+            if child:
+                return self.sources_editor.show_error(index, int(child.group(1)), child.group(2).split(".")[0],
+                                                      reason)
+            return self.sources_editor.show_error(index, None, rest.split(".")[0], reason)
+        if attribute == "elements":
+            path = [index]
+            while nested := NESTED.match(rest):
+                path.append(int(nested.group(1)))
+                rest = nested.group(2)
+            self.switch_tab("elements")
+            return self.elements_editor.show_error(path, rest.split(".")[0], reason)
+        return super().show_list_error(attribute, index, rest, reason)
 
     def show_header_error(self, field: str, reason: str) -> bool:
         if field.startswith(("headers.", "query.")):

@@ -3,7 +3,9 @@
 The owner hands down a list of model objects (`edit(items)`); the editor changes them
 in place as fields are typed, updates the table row, and posts `ListEditor.Changed`.
 `a` adds an item, `d` deletes the one under the cursor. Expression fields are checked
-as they are typed and say what is wrong under the field.
+as they are typed and say what is wrong under the field. A select whose item holds a
+value that is not among its choices (e.g. a name that was renamed) shows it as
+"… (not found)" rather than failing.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
+from textual.suggester import SuggestFromList
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Select, Static, Switch
+from textual.widgets.select import InvalidSelectValueError
 
 from payloads_tui.tui.checks import parse_value, show_value
 from payloads_tui.tui.widgets.form import FieldRow
@@ -41,6 +45,9 @@ class ItemField:
     applies: Callable[[Any], bool] | None = None
     placeholder: str = ""
     key: str = ""  # unique within the editor when two fields edit one attribute
+    prompt: str = "—"  # what a select shows when nothing is chosen
+    blank: Any = None  # the value stored when a select is set to nothing
+    suggest: Choices | None = None  # values a text field offers to complete (→ accepts)
 
     @property
     def ident(self) -> str:
@@ -133,10 +140,13 @@ class ListEditor(Vertical):
         widget_id = f"{self.id}-{field.ident}"
         if field.kind == "select":
             return Select(list(field.choices() if field.choices else []), id=widget_id, compact=True,
-                          allow_blank=True, prompt="—")
+                          allow_blank=True, prompt=field.prompt)
         if field.kind == "switch":
             return Switch(id=widget_id)
-        return Input(id=widget_id, compact=True, placeholder=field.placeholder)
+        suggester = None
+        if field.suggest is not None:
+            suggester = SuggestFromList([value for _, value in field.suggest()], case_sensitive=False)
+        return Input(id=widget_id, compact=True, placeholder=field.placeholder, suggester=suggester)
 
     @property
     def table(self) -> KeyedTable:
@@ -161,6 +171,12 @@ class ListEditor(Vertical):
             self.table.select_key(str(select))
         self.load_form()
 
+    def set_title(self, title: str) -> None:
+        """Change the line above the table (its item count is added after it)."""
+        self.title = title
+        if self.is_mounted:
+            self.refresh_rows()
+
     def refresh_rows(self) -> None:
         self.table.set_rows([(str(i), self.cells(item)) for i, item in enumerate(self.items)])
         count = len(self.items)
@@ -175,8 +191,8 @@ class ListEditor(Vertical):
                 with select.prevent(Select.Changed):
                     value = select.value
                     select.set_options(list(field.choices()))
-                    if value is not Select.NULL and any(v == value for _, v in field.choices()):
-                        select.value = value
+                    if value is not Select.NULL:
+                        self._choose(select, field, value)
 
     # --- form ----------------------------------------------------------------------------
 
@@ -193,7 +209,7 @@ class ListEditor(Vertical):
                 value = to_text(field.kind, getattr(item, field.name, None))
                 if isinstance(widget, Select):
                     with widget.prevent(Select.Changed):
-                        widget.value = value if value not in (None, "") else Select.NULL
+                        self._choose(widget, field, value)
                 elif isinstance(widget, Switch):
                     with widget.prevent(Switch.Changed):
                         widget.value = bool(value)
@@ -204,6 +220,21 @@ class ListEditor(Vertical):
             self._check_all(item)
         finally:
             self._loading = False
+
+    @staticmethod
+    def _choose(select: Select[Any], field: ItemField, value: Any) -> None:
+        """Show `value` in `select`; one its field does not offer (any more) is marked as not found."""
+        if value in (None, ""):
+            select.value = Select.NULL
+            return
+        try:
+            select.value = value
+        except InvalidSelectValueError:
+            choices = list(field.choices() if field.choices else [])
+            if not any(v == value for _, v in choices):
+                choices.append((f"{value} (not found)", value))
+            select.set_options(choices)
+            select.value = value
 
     def _show_applicable(self, item: Any) -> None:
         for row in self.query(FieldRow):
@@ -270,7 +301,7 @@ class ListEditor(Vertical):
         field = self._field(widget.id.removeprefix(f"{self.id}-"))
         value: Any = event.value
         if isinstance(event, Select.Changed) and value is Select.NULL:
-            value = None
+            value = field.blank
         setattr(item, field.name, from_text(field.kind, value))
         self.table.update_row(str(self.index), self.cells(item))
         self._show_applicable(item)
