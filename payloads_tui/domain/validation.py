@@ -18,8 +18,10 @@ from payloads_tui.domain.models import (
     PLAIN_FIELDS,
     SECRET_FIELDS,
     SLUG_RE,
+    Element,
     Integration,
     ObjectSchema,
+    Source,
 )
 
 EMAIL_RE_PARTS = 2
@@ -122,11 +124,15 @@ def validate_integration(integration: Integration) -> None:
         if not 0 < payload.timeout <= 600:
             raise ValidationError("must be between 0 and 600 seconds", f"{where}.timeout")
         _unique((s.name for s in payload.sources), f"{where}.sources", "source name")
+        source_names = {s.name.strip().lower() for s in payload.sources}
         for j, source in enumerate(payload.sources):
             validate_object_name(source.object, f"{where}.sources[{j}].object")
             if source.limit is not None and source.limit < 1:
                 raise ValidationError("limit must be 1 or more", f"{where}.sources[{j}].limit")
+            _validate_children(source, source_names, f"{where}.sources[{j}]")
         mapping.check_outbound_expressions(payload, where)
+        each_names = {s.name for s in payload.sources} | {c.name for s in payload.sources for c in s.children}
+        _validate_each(payload.elements, each_names, f"{where}.elements")
 
     for i, cred in enumerate(integration.credentials):
         where = f"credentials[{i}]"
@@ -175,6 +181,39 @@ def validate_integration(integration: Integration) -> None:
             raise ValidationError(
                 f"inbound payload {email.payload!r} does not take email content", f"{where}.payload"
             )
+
+
+def _validate_children(source: Source, source_names: set[str], where: str) -> None:
+    """Child sources: unique names unlike any source's, an object, the parent field, a limit of 1 or more."""
+    _unique((c.name for c in source.children), f"{where}.children", "child source name")
+    for k, child in enumerate(source.children):
+        cwhere = f"{where}.children[{k}]"
+        if child.name.strip().lower() in source_names:
+            raise ValidationError(
+                f"{child.name!r} is also the name of a source; give the child source a name of its own", f"{cwhere}.name"
+            )
+        validate_object_name(child.object, f"{cwhere}.object")
+        if not FIELD_NAME_RE.match(child.parent_field):
+            raise ValidationError(
+                f"{child.parent_field!r} is not a field name: name the field of {child.object} that holds the "
+                f"id of its {source.object} (letters, digits and '_', e.g. account_id)",
+                f"{cwhere}.parent_field",
+            )
+        if child.limit is not None and child.limit < 1:
+            raise ValidationError("limit must be 1 or more", f"{cwhere}.limit")
+
+
+def _validate_each(elements: list[Element], names: set[str], where: str) -> None:
+    """Every array element (`each`) names a source or child source of the payload, at any depth."""
+    for i, element in enumerate(elements):
+        ewhere = f"{where}[{i}]"
+        if element.each and element.each not in names:
+            known = ", ".join(sorted(names)) or "none: add a source first"
+            raise ValidationError(
+                f"{element.each!r} is neither a source nor a child source of this payload (they are: {known})",
+                f"{ewhere}.each",
+            )
+        _validate_each(element.elements, names, f"{ewhere}.elements")
 
 
 def validate_schema(schema: ObjectSchema) -> None:

@@ -28,9 +28,11 @@ import msgspec
 from payloads_tui.domain.diff import Change, diff_integration, diff_schema
 from payloads_tui.domain.errors import ConflictError, NotFoundError, StoreError, ValidationError
 from payloads_tui.domain.models import (
+    Element,
     HistoryEntry,
     Integration,
     ObjectSchema,
+    Source,
     from_data,
     now,
     to_data,
@@ -97,6 +99,26 @@ def _follow(reference: str, renames: dict[str, str], existing: set[str]) -> str:
     return reference
 
 
+def _child_renames(old_sources: list[Source], new_sources: list[Source]) -> dict[str, str]:
+    """{old name: new name} of renamed child sources: matched by position under the same source (they have no id)."""
+    old_by_id = {source.id: source for source in old_sources}
+    renames: dict[str, str] = {}
+    for source in new_sources:
+        before = old_by_id.get(source.id)
+        if before is None or len(before.children) != len(source.children):
+            continue  # children added or removed: positions say nothing
+        renames |= {old.name: new.name for old, new in zip(before.children, source.children) if old.name != new.name}
+    return renames
+
+
+def _follow_each(elements: list[Element], renames: dict[str, str], existing: set[str]) -> None:
+    """Point array elements (`each`, at any depth) at the new names of renamed sources."""
+    for element in elements:
+        if element.each:
+            element.each = _follow(element.each, renames, existing)
+        _follow_each(element.elements, renames, existing)
+
+
 def _cascade_renames(stored: Integration, new: Integration) -> None:
     """Point references by name in `new` at the new names of parts renamed since `stored`."""
     inbound = _renames(stored.inbound, new.inbound)
@@ -117,6 +139,15 @@ def _cascade_renames(stored: Integration, new: Integration) -> None:
             payload.response_handler = _follow(payload.response_handler, inbound, inbound_names)
         if payload.credential:
             payload.credential = _follow(payload.credential, credentials, credential_names)
+    stored_outbound = {p.id: p for p in stored.outbound}
+    for payload in new.outbound:
+        before_out = stored_outbound.get(payload.id)
+        if before_out is None:
+            continue
+        sources = _renames(before_out.sources, payload.sources) | _child_renames(before_out.sources, payload.sources)
+        if sources:
+            names = {s.name for s in payload.sources} | {c.name for s in payload.sources for c in s.children}
+            _follow_each(payload.elements, sources, names)
     stored_inbound = {p.id: p for p in stored.inbound}
     for payload in new.inbound:
         before = stored_inbound.get(payload.id)

@@ -11,6 +11,7 @@ import pytest
 from payloads_tui.domain.diff import MASK
 from payloads_tui.domain.errors import ConflictError, NotFoundError, StoreError, ValidationError
 from payloads_tui.domain.models import (
+    Element,
     EmailService,
     FieldChange,
     FieldMapping,
@@ -373,6 +374,29 @@ def test_renaming_a_target_updates_mappings_of_that_payload(env: Env, stored: In
     contact = saved.inbound_payload(WEBHOOK).targets[1]
     assert [m.target for m in contact.mappings if m.source == "target"] == ["Customer"]
     assert saved.inbound_payload(CREATED_RESPONSE).targets[0].name == "Account"
+
+
+def test_renaming_a_source_or_child_source_updates_the_arrays_that_name_it(env: Env, stored: Integration) -> None:
+    def rename(i: Integration) -> None:
+        payload = i.outbound_payload(EXPOSE_ORDERS)
+        payload.sources[0].name = "recent_orders"
+        payload.sources[0].children[0].name = "people"
+        payload.elements[0].elements.append(Element(path="contacts", each="contacts"))
+
+    saved, _ = saved_with(env, "stripe", rename)
+    [data] = saved.outbound_payload(EXPOSE_ORDERS).elements
+    assert data.each == "recent_orders"
+    assert [e.each for e in data.elements] == ["", "people"]
+
+
+def test_an_array_naming_no_source_is_refused(env: Env, stored: Integration) -> None:
+    def break_it(i: Integration) -> None:
+        i.outbound_payload(EXPOSE_ORDERS).elements[0].each = "invoices"
+
+    with pytest.raises(ValidationError) as caught:
+        saved_with(env, "stripe", break_it)
+    assert caught.value.field.endswith("].elements[0].each") and "'invoices' is neither" in caught.value.reason
+    assert env.config.get("stripe").outbound_payload(EXPOSE_ORDERS).elements[0].each == "orders"
 
 
 def test_a_reference_to_a_name_that_still_exists_is_left_alone(env: Env, stored: Integration) -> None:

@@ -149,6 +149,37 @@ def test_outbound_validation_names_the_bad_field(changes: dict[str, object], fie
     assert caught.value.field == field
 
 
+def _with_child(**child: object) -> dict[str, object]:
+    fields: dict[str, object] = {"name": "lines", "object": "OrderLine", "parent_field": "order_id", **child}
+    return {"sources": [Source(name="account", object="Account", children=[ChildSource(**fields)])]}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        (_with_child(object="order_line"), "outbound[0].sources[0].children[0].object", "not a valid object name"),
+        (_with_child(parent_field=""), "outbound[0].sources[0].children[0].parent_field", "is not a field name"),
+        (_with_child(parent_field="order id"), "outbound[0].sources[0].children[0].parent_field",
+         "the field of OrderLine that holds the id of its Account"),
+        (_with_child(limit=0), "outbound[0].sources[0].children[0].limit", "limit must be 1 or more"),
+        (_with_child(name="Account"), "outbound[0].sources[0].children[0].name", "also the name of a source"),
+        ({"sources": [Source(name="account", object="Account", children=[
+            ChildSource(name="lines", object="OrderLine", parent_field="order_id"),
+            ChildSource(name="Lines", object="OrderLine", parent_field="order_id")])]},
+         "outbound[0].sources[0].children[1]", "used twice"),
+        ({"elements": [Element(path="lines", each="line_items")]}, "outbound[0].elements[0].each",
+         "'line_items' is neither a source nor a child source of this payload (they are: account, lines)"),
+        ({"elements": [Element(path="lines", each="lines", elements=[Element(path="notes", each="notes")])]},
+         "outbound[0].elements[0].elements[0].each", "'notes' is neither"),
+    ],
+)
+def test_child_sources_and_arrays_are_checked(changes: dict[str, object], field: str, reason: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_integration(_integration(outbound=[_outbound(**changes)]))
+    assert caught.value.field == field
+    assert reason in caught.value.reason
+
+
 def test_outbound_good_payload_passes_and_static_elements_are_not_compiled() -> None:
     payload = _outbound(elements=[Element(path="note", source="static", value="{not a merge field((")])
     validate_integration(_integration(outbound=[payload]))

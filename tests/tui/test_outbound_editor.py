@@ -254,14 +254,13 @@ async def test_leaving_nested_levels_keeps_edits_and_the_unsaved_guard_still_ask
 async def test_an_array_naming_a_missing_source_says_so_instead_of_failing(
     app: PayloadsApp, workspace: Workspace
 ) -> None:
-    integration = workspace.integration("stripe")
-    payload = integration.outbound_payload(EXPOSE_ACCOUNTS)
-    assert payload is not None
-    payload.elements.append(Element(path="lines", each="lines"))  # no source or child source is named so
-    workspace.save_integration(integration)
+    """As after deleting the source an array names: the row says so, and saving is refused at that field."""
+    before = msgspec.to_builtins(workspace.integration("stripe"))
     async with app.run_test(size=SIZE) as pilot:
         editor = await open_editor(app, pilot, EXPOSE_ACCOUNTS)
         elements = editor.query_one(NestedElementsEditor)
+        editor.model.elements.append(Element(path="lines", each="lines"))  # no source or child source is named so
+        elements.edit(editor.model.elements)
         await pilot.press("alt+3")
         await wait_for(pilot, lambda: app.focused is elements.editor.table)
         await pilot.press("down")
@@ -269,6 +268,10 @@ async def test_an_array_naming_a_missing_source_says_so_instead_of_failing(
         each = elements.editor.query_one("#elements-editor-each", Select)
         assert each.value == "lines"
         assert "no source or child source is named 'lines'" in invalid_rows(elements.editor)["each"]
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "neither a source nor a child source" in invalid_rows(elements.editor).get("each", ""),
+                       what="the store's refusal at the field")
+    assert msgspec.to_builtins(workspace.integration("stripe")) == before
 
 
 def read_only_app(home: Path) -> tuple[PayloadsApp, Workspace]:
