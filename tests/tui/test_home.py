@@ -99,6 +99,8 @@ async def test_export_then_import_under_a_new_slug(app: PayloadsApp, workspace: 
         await pilot.press("ctrl+s")
         await wait_for(pilot, bundle.exists, what="the bundle file")
         assert json.loads(bundle.read_text())  # a JSON bundle
+        await wait_for(pilot, lambda: any(n.message == f"Exported stripe to {bundle} without secrets."
+                                          for n in app._notifications), what="the notification")
         await pilot.press("i")
         await pilot.pause()
         app.screen.query_one("#f-path").value = str(bundle)

@@ -234,3 +234,20 @@ async def test_E_edits_the_integration(app: PayloadsApp, workspace: Workspace) -
         await wait_for(pilot, lambda: app.screen is screen)
         assert workspace.integration("stripe").description == "Renamed in a test"
         await wait_for(pilot, lambda: "Renamed in a test" in text_of(screen.query_one("#highlights-description")))
+
+
+async def test_export_from_the_integration_page(app: PayloadsApp, tmp_path: object) -> None:
+    from pathlib import Path
+
+    bundle = Path(str(tmp_path)) / "page-export.json"
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_stripe(app, pilot)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: app.screen is not screen, what="the export form")
+        app.screen.query_one("#f-path").value = str(bundle)
+        app.screen.query_one("#f-passphrase").value = "correct horse"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, bundle.exists, what="the bundle file")
+        await wait_for(pilot, lambda: any(n.message == f"Exported stripe to {bundle} with secrets (under the "
+                                          "passphrase)." for n in app._notifications), what="the notification")
+        assert "correct horse" not in bundle.read_text()

@@ -1,7 +1,8 @@
 """Export and import forms: where the bundle goes or comes from, and how conflicts resolve.
 
 They only collect what to do (`ExportRequest`, `ImportRequest`); the screen runs the
-export or import in a worker thread, since both read or write files.
+export or import in a worker thread, since both read or write files. Screens that
+export mix in `ExportsBundles`, which does the rest.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from textual.app import ComposeResult
 from textual.widgets import Input, Select
 
 from payloads_tui.domain.errors import ValidationError
+from payloads_tui.tui.calls import workspace_work
+from payloads_tui.tui.messages import BundleExported
 from payloads_tui.tui.screens.form_screen import FormScreen, SavingForm
 from payloads_tui.tui.widgets.form import FieldRow
 
@@ -81,3 +84,23 @@ class ImportForm(SavingForm[ImportRequest]):
         if not path.is_file():
             raise ValidationError(f"no file at {path}", "path")
         return ImportRequest(path, self.choice("f-conflict") or "skip", self.value("f-passphrase") or None)
+
+
+class ExportsBundles:
+    """Mixin for screens that export an integration: the form, the export in a worker thread, a notification."""
+
+    def export_integration(self, slug: str, name: str) -> None:
+        self.app.push_screen(ExportForm(slug, name), self._export)  # type: ignore[attr-defined]
+
+    def _export(self, request: ExportRequest | None) -> None:
+        if request is not None:
+            self.export_bundle(request)
+
+    @workspace_work("export the bundle", group="bundle", thread=True)
+    def export_bundle(self, request: ExportRequest) -> None:
+        path = self.workspace.export(request.slug, request.path, passphrase=request.passphrase)  # type: ignore[attr-defined]
+        self.post_message(BundleExported(request.slug, path, request.passphrase is not None))  # type: ignore[attr-defined]
+
+    def on_bundle_exported(self, message: BundleExported) -> None:
+        secrets = "with secrets (under the passphrase)" if message.with_secrets else "without secrets"
+        self.notify(f"Exported {message.slug} to {message.path} {secrets}.", markup=False)  # type: ignore[attr-defined]

@@ -18,13 +18,13 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from payloads_tui.domain.errors import NotFoundError
 from payloads_tui.domain.models import Integration, Job
-from payloads_tui.tui.calls import attempt, workspace_work
+from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.commands import PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, jobs_and_failures, start_of_day
-from payloads_tui.tui.messages import BundleExported, ConfigUpdated, JobsChanged, ServiceUpdated
+from payloads_tui.tui.messages import ConfigUpdated, JobsChanged, ServiceUpdated
 from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
 from payloads_tui.tui.screens.base import ConsoleScreen
-from payloads_tui.tui.screens.bundle_forms import ExportForm, ExportRequest
+from payloads_tui.tui.screens.bundle_forms import ExportsBundles
 from payloads_tui.tui.screens.confirm import ConfirmScreen
 from payloads_tui.tui.screens.integration_actions import ItemActions
 from payloads_tui.tui.screens.integration_form import IntegrationForm
@@ -44,7 +44,7 @@ TAB_LABELS = ("1 Payloads", "2 Jobs", "3 APIs & Emails", "4 Credentials", "5 His
 FIGURES_INTERVAL = 1.0
 
 
-class IntegrationScreen(ReadOnlyGuard, ConsoleScreen):
+class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
     """One integration; see the module docstring."""
 
     BINDINGS = [
@@ -174,10 +174,6 @@ class IntegrationScreen(ReadOnlyGuard, ConsoleScreen):
     def _history_filter(self) -> None:
         self.show_history()
 
-    def on_bundle_exported(self, message: BundleExported) -> None:
-        secrets = "with secrets (under the passphrase)" if message.with_secrets else "without secrets"
-        self.notify(f"Exported {message.slug} to {message.path} {secrets}.", markup=False)
-
     # --- tabs ----------------------------------------------------------------------------
 
     @property
@@ -235,16 +231,7 @@ class IntegrationScreen(ReadOnlyGuard, ConsoleScreen):
 
     def action_export(self) -> None:
         if self.integration is not None:
-            self.app.push_screen(ExportForm(self.slug, self.integration.name), self._export)
-
-    def _export(self, request: ExportRequest | None) -> None:
-        if request is not None:
-            self.export_bundle(request)
-
-    @workspace_work("export the bundle", group="bundle", thread=True)
-    def export_bundle(self, request: ExportRequest) -> None:
-        path = self.workspace.export(request.slug, request.path, passphrase=request.passphrase)
-        self.post_message(BundleExported(request.slug, path, request.passphrase is not None))
+            self.export_integration(self.slug, self.integration.name)
 
     @changes_data
     def action_delete_integration(self) -> None:

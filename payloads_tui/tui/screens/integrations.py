@@ -17,10 +17,10 @@ from payloads_tui.domain.models import Integration
 from payloads_tui.tui.calls import attempt, workspace_work
 from payloads_tui.tui.commands import PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, format_ago, jobs_and_failures
-from payloads_tui.tui.messages import BundleExported, BundleImported, ConfigUpdated, JobsChanged
+from payloads_tui.tui.messages import BundleImported, ConfigUpdated, JobsChanged
 from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
 from payloads_tui.tui.screens.base import ConsoleScreen
-from payloads_tui.tui.screens.bundle_forms import ExportForm, ExportRequest, ImportForm, ImportRequest
+from payloads_tui.tui.screens.bundle_forms import ExportsBundles, ImportForm, ImportRequest
 from payloads_tui.tui.screens.confirm import ConfirmScreen
 from payloads_tui.tui.screens.integration_form import IntegrationForm
 from payloads_tui.tui.widgets.keyed_table import Col, KeyedTable, Row
@@ -48,7 +48,7 @@ class Figures:
     last_activity: float | None
 
 
-class IntegrationsScreen(ReadOnlyGuard, ConsoleScreen):
+class IntegrationsScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
     """Home: pick an integration, or create, edit, delete, import or export one."""
 
     BINDINGS = [
@@ -235,16 +235,7 @@ class IntegrationsScreen(ReadOnlyGuard, ConsoleScreen):
     def action_export(self) -> None:
         integration = self.selected()
         if integration is not None:
-            self.app.push_screen(ExportForm(integration.slug, integration.name), self._export)
-
-    def _export(self, request: ExportRequest | None) -> None:
-        if request is not None:
-            self.export_bundle(request)
-
-    @workspace_work("export the bundle", group="bundle", thread=True)
-    def export_bundle(self, request: ExportRequest) -> None:
-        path = self.workspace.export(request.slug, request.path, passphrase=request.passphrase)
-        self.post_message(BundleExported(request.slug, path, request.passphrase is not None))
+            self.export_integration(integration.slug, integration.name)
 
     @changes_data
     def action_import_bundle(self) -> None:
@@ -259,10 +250,6 @@ class IntegrationsScreen(ReadOnlyGuard, ConsoleScreen):
         result = self.workspace.import_(request.path, on_conflict=request.on_conflict,  # type: ignore[arg-type]
                                         passphrase=request.passphrase)
         self.post_message(BundleImported(result))
-
-    def on_bundle_exported(self, message: BundleExported) -> None:
-        secrets = "with secrets (under the passphrase)" if message.with_secrets else "without secrets"
-        self.notify(f"Exported {message.slug} to {message.path} {secrets}.", markup=False)
 
     def on_bundle_imported(self, message: BundleImported) -> None:
         self.notify(describe_import(message.result), markup=False, timeout=10)
