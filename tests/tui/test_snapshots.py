@@ -6,15 +6,19 @@ after looking at the new SVGs.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
-from payloads_tui.tui.app import PayloadsApp
+from payloads_tui.service.workspace import Workspace
+from payloads_tui.settings import load_settings
+from payloads_tui.tui.app import PayloadsApp, make_app
 from payloads_tui.tui.screens.inbound_editor import InboundEditorScreen
 from payloads_tui.tui.screens.job_detail import JobDetailScreen
+from tests.tui.conftest import FIXED_NOW
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
@@ -77,3 +81,20 @@ def test_inbound_editor_mappings(snap_compare, app: PayloadsApp, size: tuple[int
 @pytest.mark.parametrize("size", SIZES)
 def test_keys_help(snap_compare, app: PayloadsApp, size: tuple[int, int]) -> None:
     assert snap_compare(app, terminal_size=size, run_before=drive("enter", "question_mark"))
+
+
+@pytest.fixture
+def app_with_fixed_history(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PayloadsApp]:
+    """The demo seeded an hour before the fixed now, by user `ops`: its history reads the same every run."""
+    monkeypatch.setattr("payloads_tui.store.config.now", lambda: FIXED_NOW - 3600)
+    monkeypatch.setattr("payloads_tui.service.workspace.current_user", lambda: "ops")
+    settings = load_settings(config_file=home.parent / "no-settings.toml", environ={}, home=home)
+    workspace = Workspace(settings)
+    workspace.seed_demo()
+    yield make_app(workspace, clock=lambda: FIXED_NOW)
+    workspace.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_history_tab(snap_compare, app_with_fixed_history: PayloadsApp, size: tuple[int, int]) -> None:
+    assert snap_compare(app_with_fixed_history, terminal_size=size, run_before=drive("enter", "5"))
