@@ -307,7 +307,7 @@ class Executor:
         """The body of inbound job `number` as a receiver parsed it with `payload`: processing uses it
         instead of parsing again, if the payload still parses the same way (content type, options)."""
         kept = self._parsed
-        kept[number] = (payload.content_type, dict(payload.options), parsed, seconds)
+        kept[number] = (payload.content_type, payload.options, parsed, seconds)  # compared by value when used
         while len(kept) > PARSED_KEPT:
             kept.popitem(last=False)
 

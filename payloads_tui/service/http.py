@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import socket
@@ -103,6 +104,12 @@ def json_response(status: int, content: dict[str, Any], headers: dict[str, str] 
 
 def error_response(status: int, message: str, *, headers: dict[str, str] | None = None, **extra: Any) -> Response:
     return json_response(status, {"error": message, **extra}, headers)
+
+
+@functools.lru_cache(maxsize=64)
+def _masked_names(hmac_header: str) -> frozenset[str]:
+    """Header names (lower case) whose values are masked in the job log."""
+    return frozenset({*ALWAYS_MASKED, hmac_header.lower()})
 
 
 class IntegrationCache:
@@ -350,7 +357,7 @@ class HttpReceiver:
     @staticmethod
     def logged_headers(request: Request, api: ExternalApi) -> dict[str, str]:
         """Request headers for the job log: credentials and signatures masked."""
-        masked = {*ALWAYS_MASKED, api.hmac_header.lower()}
+        masked = _masked_names(api.hmac_header)
         return {k: MASK if k in masked else v for k, v in request.headers.items()}
 
     # --- GET: API-initiated outbound ---------------------------------------------------
