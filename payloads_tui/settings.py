@@ -49,7 +49,7 @@ class Limits:
     outbound_concurrency: int = 16
     #: Outbound requests running at once to one host.
     outbound_per_host: int = 8
-    #: Inbound batches processed at once (queued inbound jobs are processed in batches of up to 64).
+    #: Inbound batches processed at once (queued inbound jobs are processed in batches of up to 256).
     inbound_concurrency: int = 4
     #: Bodies larger than this (bytes) go to content-addressed blob files, not the job log.
     blob_threshold: int = 16 * 1024

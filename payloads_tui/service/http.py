@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -102,6 +104,12 @@ def json_response(status: int, content: dict[str, Any], headers: dict[str, str] 
 
 def error_response(status: int, message: str, *, headers: dict[str, str] | None = None, **extra: Any) -> Response:
     return json_response(status, {"error": message, **extra}, headers)
+
+
+@functools.lru_cache(maxsize=64)
+def _masked_names(hmac_header: str) -> frozenset[str]:
+    """Header names (lower case) whose values are masked in the job log."""
+    return frozenset({*ALWAYS_MASKED, hmac_header.lower()})
 
 
 class IntegrationCache:
@@ -349,7 +357,7 @@ class HttpReceiver:
     @staticmethod
     def logged_headers(request: Request, api: ExternalApi) -> dict[str, str]:
         """Request headers for the job log: credentials and signatures masked."""
-        masked = {*ALWAYS_MASKED, api.hmac_header.lower()}
+        masked = _masked_names(api.hmac_header)
         return {k: MASK if k in masked else v for k, v in request.headers.items()}
 
     # --- GET: API-initiated outbound ---------------------------------------------------
@@ -437,18 +445,53 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "the receiver failed on this request; see the service log")
 
 
-def make_http_app(workspace: Workspace, executor: Executor, limits: Limits) -> Starlette:
-    """The receiver's Starlette app; `app.state.receiver.close()` drops its event subscription."""
+#: What Starlette compiles `/api/{integration}/{path:path}` to.
+_API_ROUTE = re.compile(r"/api/(?P<integration>[^/]+)/(?P<path>.*)")
+_API_METHODS = frozenset({"GET", "HEAD", "POST"})
+
+
+class ReceiverApp:
+    """The receiver's ASGI app: External API requests go straight to `HttpReceiver.api`, the rest
+    (health, 404s, 405s) through a Starlette app.
+
+    Starlette's middleware, router and endpoint wrapper cost about as much GIL time per request
+    as our whole handler (py-spy under `bench/http_ingest.py`); the one route that carries load
+    skips them. Answers are the same either way: an exception becomes the JSON 500 of
+    `_server_error`.
+    """
+
+    def __init__(self, receiver: HttpReceiver, fallback: Starlette) -> None:
+        self.receiver = receiver
+        self.fallback = fallback
+        self.state = fallback.state
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] in _API_METHODS and not scope.get("root_path"):
+            match = _API_ROUTE.fullmatch(scope["path"])
+            if match is not None:
+                scope["path_params"] = match.groupdict()
+                request = Request(scope, receive, send)
+                try:
+                    response = await self.receiver.api(request)
+                except Exception as exc:  # noqa: BLE001 - as Starlette's ServerErrorMiddleware
+                    response = await _server_error(request, exc)
+                await response(scope, receive, send)
+                return
+        await self.fallback(scope, receive, send)
+
+
+def make_http_app(workspace: Workspace, executor: Executor, limits: Limits) -> ReceiverApp:
+    """The receiver's ASGI app; `app.state.receiver.close()` drops its event subscription."""
     receiver = HttpReceiver(workspace, executor, limits)
-    app = Starlette(
+    fallback = Starlette(
         routes=[
             Route("/api/{integration}/{path:path}", receiver.api, methods=["GET", "POST"]),
             Route("/healthz", receiver.healthz, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
-    app.state.receiver = receiver
-    return app
+    fallback.state.receiver = receiver
+    return ReceiverApp(receiver, fallback)
 
 
 # --- serving inside the running loop ---------------------------------------------------

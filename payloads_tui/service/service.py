@@ -11,7 +11,8 @@ that listener off, a `(host, port)` tuple binds there (port 0: any free port).
 The interpreter's GIL switch interval is left at its default (5 ms): lowering it to
 1-2 ms while the service runs was measured with bench/http_ingest.py (receiver alone
 and with processing, 16 and 64 connections) and gave no clear gain (-15% to +8%,
-within the noise of the machine), so `start()` does not change it.
+within the noise of the machine), so `start()` does not change it. The garbage
+collector is tuned while the service runs (`gctune.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 from payloads_tui.domain.errors import NotFoundError, PayloadsError, ServiceError
 from payloads_tui.engine.events import ServiceChanged
 from payloads_tui.engine.executor import Executor
+from payloads_tui.service.gctune import GcTuning
 from payloads_tui.service.http import HttpServer, make_http_app
 from payloads_tui.service.sandbox import Sandbox
 from payloads_tui.service.smtp import MailHandler, SmtpServer
@@ -111,6 +113,7 @@ class Service:
         self.running = False
         self.started_at: float | None = None
         self._executor_started = False
+        self._gc = GcTuning()
         self._http: HttpServer | None = None
         self._http_bound: Address | None = None
         self._smtp: SmtpServer | None = None
@@ -185,6 +188,7 @@ class Service:
                 await self._smtp.start()
             if self._want_sandbox:
                 await self._start_sandbox()
+            self._gc.apply()
         except BaseException as exc:
             for sock in (http_sock, smtp_sock):
                 if sock is not None:
@@ -257,6 +261,7 @@ class Service:
         if self._executor_started:
             self._executor_started = False
             await self._quietly(self.executor.stop(), "executor")
+        self._gc.restore()
 
     @staticmethod
     async def _quietly(stopping: Any, what: str) -> None:

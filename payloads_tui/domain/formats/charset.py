@@ -75,15 +75,17 @@ def unicode_codec(body: bytes) -> tuple[str, int]:
     return UTF8, 0
 
 
-def _clean(text: str) -> str:
+def _clean(text: str, codec: str) -> str:
     text = text.removeprefix("\ufeff")
+    if codec == UTF8:  # Python's UTF-8 decoder refuses (or replaces) surrogates: no need to look
+        return text
     return _SURROGATES.sub("\ufffd", text) if _SURROGATES.search(text) else text
 
 
 def decode_lenient(body: bytes, codec: str) -> str:
     """`body` decoded with `codec`, bad bytes replaced by U+FFFD, a leading BOM dropped."""
     try:
-        return _clean(body.decode(codec, "replace"))
+        return _clean(body.decode(codec, "replace"), codec)
     except _DECODE_ERRORS as exc:
         raise ParseError(f"the body cannot be decoded as {codec}: {exc}", "charset") from None
 
@@ -91,7 +93,7 @@ def decode_lenient(body: bytes, codec: str) -> str:
 def decode_strict(body: bytes, codec: str) -> str:
     """`body` decoded with `codec`; the first bad byte is a `ParseError` with its offset and line/column."""
     try:
-        return _clean(body.decode(codec))
+        return _clean(body.decode(codec), codec)
     except UnicodeDecodeError as exc:
         try:
             before = body[: exc.start].decode(codec, "replace")
@@ -116,7 +118,7 @@ def decode_text(body: bytes, charset: str | None, *, fallback: str | None = None
         return decode_lenient(body[skip:], codec)
     if fallback:
         try:
-            return _clean(body.decode(UTF8))
+            return _clean(body.decode(UTF8), UTF8)
         except UnicodeDecodeError:
             return decode_lenient(body, fallback)
     return decode_lenient(body, UTF8)
