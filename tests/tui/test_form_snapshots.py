@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from textual.pilot import Pilot
 from textual.screen import Screen
 
 from payloads_tui.service.workspace import Workspace
@@ -22,6 +23,7 @@ from payloads_tui.tui.screens.integration_form import IntegrationForm
 from payloads_tui.tui.screens.run_outbound import RunOutboundScreen
 from payloads_tui.tui.screens.try_inbound import TryInboundScreen
 from tests.tui.conftest import CUSTOMER_CREATE, CUSTOMER_WEBHOOK
+from tests.tui.conftest import wait_for
 from tests.tui.test_snapshots import SIZES, drive
 
 Opener = Callable[[Workspace], Screen]
@@ -49,4 +51,13 @@ FORMS: dict[str, Opener] = {
 @pytest.mark.parametrize("form", list(FORMS))
 def test_form(snap_compare, app: PayloadsApp, workspace: Workspace, size: tuple[int, int], form: str) -> None:
     screen = FORMS[form](workspace)
-    assert snap_compare(app, terminal_size=size, run_before=drive(push=lambda a: a.push_screen(screen)))
+    settle = drive(push=lambda a: a.push_screen(screen))
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        # under load focus can lag behind the fixed pauses: wait until the form has it
+        await wait_for(pilot, lambda: app.screen is screen and app.focused is not None
+                       and app.focused.screen is screen, what="the form to take focus")
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
