@@ -9,12 +9,19 @@ by aiosmtpd itself.
 
 aiosmtpd's `Controller` runs a second loop in a thread; here the server is created
 with `loop.create_server` on the caller's loop instead.
+
+Cost (bench/smtp_ingest.py, py-spy): aiosmtpd reads the path of every MAIL and RCPT
+with `email._header_value_parser` and defines a `typing.Protocol` class on each call
+(~30% of the loop's time under load); `SmtpProtocol` reads plain `<local@domain>`
+paths with one regular expression instead, with the same result, and leaves every
+other form to aiosmtpd.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import weakref
 from typing import TYPE_CHECKING
@@ -33,6 +40,30 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MESSAGE_TYPE = "message/rfc822"
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = rf"{_ATEXT}(?:\.{_ATEXT})*"
+#: `<local@domain>` with dot-atom parts only: what nearly every client sends.
+_PLAIN_PATH = re.compile(rf"<({_DOT_ATOM}@{_DOT_ATOM})>")
+
+
+class SmtpProtocol(SMTP):
+    """aiosmtpd's `SMTP`, reading plain `<local@domain>` paths of MAIL and RCPT without its header parser."""
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """(address, the parameters after it), exactly as `SMTP._getaddr` gives them."""
+        match = _PLAIN_PATH.match(arg) if arg and "=?" not in arg else None  # "=?" starts an encoded word
+        if match is None:
+            return super()._getaddr(arg)
+        rest = arg[match.end():]
+        if rest[:1] in (" ", "\t"):
+            rest = rest.lstrip()  # as the header parser's folding white space does
+        if rest.startswith("("):  # a comment: the header parser's business
+            return super()._getaddr(arg)
+        address = match[1]
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return address, rest
 
 
 class MailboxDirectory:
@@ -136,7 +167,10 @@ class MailHandler:
                 )
             if not created:
                 return "554 5.1.1 none of the recipients has an active Email Service any more"
-            await asyncio.gather(*(jobs.save_durable(job) for job in created))
+            if len(created) == 1:  # the usual case: no task to gather
+                await jobs.save_durable(created[0])
+            else:
+                await asyncio.gather(*(jobs.save_durable(job) for job in created))
         except PayloadsError:
             log.exception("could not record an email from %s", peer_text(session))
             return "451 4.3.0 the message could not be recorded; try again later"
@@ -158,7 +192,7 @@ class SmtpServer:
         self.sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
     def _protocol(self) -> SMTP:
-        protocol = SMTP(
+        protocol = SmtpProtocol(
             self.handler,
             hostname=self.handler.hostname,
             data_size_limit=self.limits.max_message_bytes,

@@ -1,0 +1,212 @@
+"""The email parser as it was before `emailheaders.py`: the reference the fast one must match.
+
+A verbatim copy of `payloads_tui/domain/formats/emailfmt.py` as of commit 9ce7541,
+which read every header through `email.policy.default`'s header objects (~2.5 ms for
+a 2 KB email). `test_email_equivalence.py` checks that today's parser gives exactly
+the documents and attachments this one gives. Not collected by pytest (no `test_`).
+"""
+
+from __future__ import annotations
+
+import email
+import email.header
+import email.policy
+import email.utils
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from datetime import timezone
+from email.message import EmailMessage, Message
+from typing import Any, TypeVar
+
+from payloads_tui.domain.errors import ParseError, PayloadsError
+from payloads_tui.domain.formats.charset import decode_lenient, text_codec
+from payloads_tui.domain.formats.common import MAX_DEPTH
+from payloads_tui.domain.formats.htmltext import html_to_text
+from payloads_tui.domain.formats.parsed import Attachment, ParsedBody
+
+T = TypeVar("T")
+
+_FOLD = re.compile(r"\r?\n[ \t]*")
+_LINE_BREAK = re.compile(r"\r\n?")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f]")
+_BODY_TYPES = ("text/plain", "text/html")
+
+
+def parse_email(body: bytes) -> ParsedBody:
+    """The document and attachments of a raw email message (the old, slow way)."""
+    if not body.strip():
+        raise ParseError("empty body: expected an email message (headers, a blank line, then the body)")
+    try:
+        message = email.message_from_bytes(body, policy=email.policy.default)
+        return _parsed(message)
+    except PayloadsError:
+        raise
+    except RecursionError:
+        raise ParseError("the email's MIME parts are nested too deeply to read") from None
+    except Exception as exc:  # noqa: BLE001 - the stdlib's MIME parser raises assorted errors on hostile input
+        raise ParseError(
+            f"the email could not be read ({type(exc).__name__}); check that it is a raw RFC 5322 message"
+        ) from None
+
+
+def _safely(read: Callable[[], T], fallback: Callable[[], T]) -> T:
+    """`read()`, or `fallback()` when the stdlib's header parser fails on a malformed header."""
+    try:
+        return read()
+    except Exception:  # noqa: BLE001 - see parse_email
+        return fallback()
+
+
+def _utf8(text: str) -> str:
+    """Text with raw 8-bit bytes (kept by the parser as surrogate escapes) read as UTF-8."""
+    if not _SURROGATE.search(text):
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+
+
+def _decode_words(raw: str) -> str:
+    unfolded = _FOLD.sub(" ", raw)
+    return _safely(lambda: str(email.header.make_header(email.header.decode_header(unfolded))), lambda: unfolded)
+
+
+def _raw_headers(message: Message) -> list[tuple[str, str]]:
+    return [(str(name), str(value)) for name, value in message.raw_items()]
+
+
+def _header_value(message: Message, name: str, raw: str) -> str:
+    unfolded = _FOLD.sub(" ", raw)
+    parsed = _safely(lambda: str(message.policy.header_fetch_parse(name, unfolded)), lambda: _decode_words(unfolded))
+    return _utf8(parsed).strip()
+
+
+def _first_header(message: Message, wanted: str) -> str | None:
+    for name, raw in _raw_headers(message):
+        if name.lower() == wanted:
+            return _header_value(message, name, raw) or None
+    return None
+
+
+def _addresses(message: Message, wanted: str) -> list[tuple[str, str]]:
+    raws = [raw for name, raw in _raw_headers(message) if name.lower() == wanted]
+
+    def structured() -> list[tuple[str, str]]:
+        found = []
+        for header in message.get_all(wanted) or []:
+            found.extend((address.display_name, address.addr_spec) for address in header.addresses)
+        return found
+
+    def plain() -> list[tuple[str, str]]:
+        return [(_decode_words(name), address) for name, address in email.utils.getaddresses(raws)]
+
+    pairs = _safely(structured, lambda: _safely(plain, list))
+    return [(_utf8(name).strip(), _utf8(address).strip()) for name, address in pairs if address and address.strip()]
+
+
+def _iso_date(message: Message) -> str | None:
+    raw = _first_header(message, "date")
+    if not raw:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(raw)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _headers(message: Message) -> dict[str, str]:
+    joined: dict[str, list[str]] = {}
+    for name, raw in _raw_headers(message):
+        joined.setdefault(_utf8(name).strip().lower(), []).append(_header_value(message, name, raw))
+    return {name: ", ".join(values) for name, values in joined.items()}
+
+
+def _leaves(part: Message, depth: int = 0) -> Iterator[Message]:
+    if part.get_content_maintype() == "multipart" and part.is_multipart():
+        if depth < MAX_DEPTH:
+            for sub in part.get_payload():
+                if isinstance(sub, Message):
+                    yield from _leaves(sub, depth + 1)
+    else:
+        yield part
+
+
+def _part_text(part: Message) -> str:
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):
+        return ""
+    charset = _safely(part.get_content_charset, lambda: None) or "utf-8"
+    try:
+        codec = text_codec(charset)
+    except ParseError:
+        codec = "utf-8"
+    try:
+        text = decode_lenient(data, codec)
+    except ParseError:
+        text = decode_lenient(data, "utf-8")
+    return _LINE_BREAK.sub("\n", text)
+
+
+def _part_bytes(part: Message) -> bytes:
+    if part.get_content_maintype() == "message" and part.is_multipart():
+        inner = part.get_payload(0)
+        return _safely(inner.as_bytes, lambda: _safely(lambda: inner.as_bytes(policy=email.policy.compat32), bytes))
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
+
+
+def _filename(part: Message, number: int) -> str:
+    name = _safely(part.get_filename, lambda: None) or ""
+    name = _UNSAFE_FILENAME.sub("", _utf8(str(name))).replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return name if name not in {"", ".", ".."} else f"attachment-{number}"
+
+
+def _is_body(part: Message) -> bool:
+    disposition = _safely(part.get_content_disposition, lambda: None)
+    has_filename = bool(_safely(part.get_filename, lambda: None))
+    return part.get_content_type() in _BODY_TYPES and disposition != "attachment" and not has_filename
+
+
+def _parsed(message: EmailMessage) -> ParsedBody:
+    texts: dict[str, list[str]] = {kind: [] for kind in _BODY_TYPES}
+    attachments: list[Attachment] = []
+    for part in _leaves(message):
+        if _is_body(part):
+            texts[part.get_content_type()].append(_part_text(part))
+            continue
+        data = _part_bytes(part)
+        attachments.append(
+            Attachment(
+                filename=_filename(part, len(attachments) + 1),
+                content_type=_utf8(part.get_content_type()),
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                data=data,
+            )
+        )
+    html = "\n".join(texts["text/html"]) if texts["text/html"] else None
+    text = "\n".join(texts["text/plain"]) or (html_to_text(html) if html else "")
+    sender = next(iter(_addresses(message, "from")), ("", ""))
+    document: dict[str, Any] = {
+        "from": sender[1] or None,
+        "from_name": sender[0] or None,
+        "to": [address for _, address in _addresses(message, "to")],
+        "cc": [address for _, address in _addresses(message, "cc")],
+        "subject": _first_header(message, "subject"),
+        "date": _iso_date(message),
+        "message_id": _first_header(message, "message-id"),
+        "text": text,
+        "html": html,
+        "headers": _headers(message),
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
+            for a in attachments
+        ],
+    }
+    return ParsedBody(document=document, attachments=tuple(attachments))
