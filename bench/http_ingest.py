@@ -38,8 +38,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from servicebench import fsync_latency, wait_drained  # noqa: E402
+
 BENCH_SECRET = "whsec_bench"
-DRAIN_TIMEOUT = 180.0
 
 LUA_UNIQUE = """
 local counter = 0
@@ -170,21 +171,8 @@ def run_wrk(url: str, connections: int, duration: int, script: Path, env: dict[s
     }
 
 
-def health(port: int) -> dict[str, int]:
-    import httpx
-
-    return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
 
 
-def wait_drained(port: int) -> float:
-    """Time when the executor has nothing queued or running (or DRAIN_TIMEOUT passed)."""
-    deadline = time.monotonic() + DRAIN_TIMEOUT
-    while time.monotonic() < deadline:
-        state = health(port)
-        if state["jobs_queued"] == 0 and state["jobs_running"] == 0:
-            return time.monotonic()
-        time.sleep(0.05)
-    raise SystemExit("ours did not finish its jobs within the drain timeout")
 
 
 def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -192,22 +180,6 @@ def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p99", "requests", "errors")}
 
 
-def fsync_latency(directory: Path, samples: int = 50) -> tuple[float, float]:
-    """p50 and p90 (seconds) of appending 1 KB and fdatasync in `directory`: the floor of a durable answer."""
-    path = directory / "fsync-probe"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    times = []
-    try:
-        for _ in range(samples):
-            os.write(fd, b"x" * 1024)
-            started = time.perf_counter()
-            os.fdatasync(fd)
-            times.append(time.perf_counter() - started)
-    finally:
-        os.close(fd)
-        path.unlink()
-    times.sort()
-    return times[len(times) // 2], times[len(times) * 9 // 10]
 
 
 def fmt_ms(value: float) -> str:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import smtplib
 import subprocess
@@ -44,7 +43,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DRAIN_TIMEOUT = 180.0
+from servicebench import fsync_latency, wait_drained  # noqa: E402
+
 RECIPIENT = "billing@payloads.localhost"
 
 
@@ -188,34 +188,8 @@ def compare(
     return bare_sent / bare_time, ours_sent / ours_time, e2e, failures
 
 
-def wait_drained(http_port: int) -> float:
-    import httpx
-
-    deadline = time.monotonic() + DRAIN_TIMEOUT
-    while time.monotonic() < deadline:
-        state = httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=10).json()
-        if state["jobs_queued"] == 0 and state["jobs_running"] == 0:
-            return time.monotonic()
-        time.sleep(0.05)
-    raise SystemExit("ours did not finish its jobs within the drain timeout")
 
 
-def fsync_latency(directory: Path, samples: int = 50) -> tuple[float, float]:
-    """p50 and p90 (seconds) of appending 1 KB and fdatasync in `directory`: the floor of a durable answer."""
-    path = directory / "fsync-probe"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    times = []
-    try:
-        for _ in range(samples):
-            os.write(fd, b"x" * 1024)
-            started = time.perf_counter()
-            os.fdatasync(fd)
-            times.append(time.perf_counter() - started)
-    finally:
-        os.close(fd)
-        path.unlink()
-    times.sort()
-    return times[len(times) // 2], times[len(times) * 9 // 10]
 
 
 def main() -> int:
