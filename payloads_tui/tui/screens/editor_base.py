@@ -33,6 +33,16 @@ P = TypeVar("P", InboundPayload, OutboundPayload)
 INDEXED = re.compile(r"^(\w+)\[(\d+)\]\.?(.*)$")
 
 
+def tab_bindings(sections: dict[str, str]) -> list[Binding]:
+    """Keys of the editor's sections (tab id → label), in order: `alt+N` works inside fields, `N` elsewhere."""
+    bindings: list[Binding] = []
+    for number, (tab, label) in enumerate(sections.items(), start=1):
+        action = f"show_tab('{tab}')"
+        bindings += [Binding(f"alt+{number}", action, label, show=False, priority=True),
+                     Binding(str(number), action, label, show=False)]
+    return bindings
+
+
 def copy_of(model: P) -> P:
     """A deep copy of a model (the editor's working copy)."""
     return msgspec.convert(msgspec.to_builtins(model), type(model))

@@ -13,13 +13,12 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from payloads_tui.domain.models import CONTENT_TYPE_LABELS, FieldMapping, InboundPayload, Target
 from payloads_tui.tui.checks import expression_problem
-from payloads_tui.tui.screens.editor_base import PayloadEditorScreen
+from payloads_tui.tui.screens.editor_base import PayloadEditorScreen, tab_bindings
 from payloads_tui.tui.widgets.form import FieldRow
 from payloads_tui.tui.widgets.keyed_table import Col
 from payloads_tui.tui.widgets.list_editor import ItemField, ListEditor
@@ -38,7 +37,9 @@ SOURCE_CHOICES = [
     ("variable of the integration", "variable"),
 ]
 OPERATION_CHOICES = [("upsert", "upsert"), ("insert", "insert"), ("update", "update")]
-TABS = ("payload", "mappings", "preview")
+#: The editor's sections: tab id → label.
+SECTIONS = {"payload": "Payload", "mappings": "Mappings", "preview": "Preview"}
+TABS = tuple(SECTIONS)
 
 TARGET_COLUMNS = [
     Col("name", "Target", min_width=10),
@@ -90,14 +91,7 @@ class InboundEditorScreen(PayloadEditorScreen[InboundPayload]):
 
     KIND = "inbound"
     TABS = TABS
-    BINDINGS = [
-        Binding("alt+1", "show_tab('payload')", "Payload", show=False, priority=True),
-        Binding("1", "show_tab('payload')", "Payload", show=False),
-        Binding("alt+2", "show_tab('mappings')", "Mappings", show=False, priority=True),
-        Binding("2", "show_tab('mappings')", "Mappings", show=False),
-        Binding("alt+3", "show_tab('preview')", "Preview", show=False, priority=True),
-        Binding("3", "show_tab('preview')", "Preview", show=False),
-    ]
+    BINDINGS = tab_bindings(SECTIONS)
 
     def new_model(self) -> InboundPayload:
         return InboundPayload(name="New inbound payload", content_type="json",

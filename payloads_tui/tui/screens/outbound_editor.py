@@ -16,14 +16,13 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from payloads_tui.domain.models import OutboundPayload
 from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.checks import template_problem
-from payloads_tui.tui.screens.editor_base import PayloadEditorScreen
+from payloads_tui.tui.screens.editor_base import PayloadEditorScreen, tab_bindings
 from payloads_tui.tui.widgets.form import FieldRow
 from payloads_tui.tui.widgets.keyed_table import Col
 from payloads_tui.tui.widgets.list_editor import ItemField, ListEditor
@@ -35,7 +34,9 @@ METHODS = [(m, m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE")]
 CONTENT_TYPES = [("JSON", "json"), ("Form URL-encoded", "form"), ("XML", "xml"), ("Plain text", "text")]
 INITIATED = [("Locally Initiated", "local"), ("API Initiated", "api")]
 PAGINATION = [("none", "none"), ("Stripe (starting_after)", "stripe")]
-TABS = ("request", "sources", "elements", "extras")
+#: The editor's sections: tab id → label.
+SECTIONS = {"request": "Request", "sources": "Sources", "elements": "Elements", "extras": "Headers & query"}
+TABS = tuple(SECTIONS)
 NESTED = re.compile(r"^elements\[(\d+)\]\.?(.*)$")
 CHILD = re.compile(r"^children\[(\d+)\]\.?(.*)$")
 
@@ -65,16 +66,7 @@ class OutboundEditorScreen(PayloadEditorScreen[OutboundPayload]):
 
     KIND = "outbound"
     TABS = TABS
-    BINDINGS = [
-        Binding("alt+1", "show_tab('request')", "Request", show=False, priority=True),
-        Binding("1", "show_tab('request')", "Request", show=False),
-        Binding("alt+2", "show_tab('sources')", "Sources", show=False, priority=True),
-        Binding("2", "show_tab('sources')", "Sources", show=False),
-        Binding("alt+3", "show_tab('elements')", "Elements", show=False, priority=True),
-        Binding("3", "show_tab('elements')", "Elements", show=False),
-        Binding("alt+4", "show_tab('extras')", "Headers & query", show=False, priority=True),
-        Binding("4", "show_tab('extras')", "Headers & query", show=False),
-    ]
+    BINDINGS = tab_bindings(SECTIONS)
 
     def __init__(self, slug: str, name: str | None) -> None:
         super().__init__(slug, name)
