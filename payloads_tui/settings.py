@@ -51,6 +51,9 @@ class Limits:
     outbound_per_host: int = 8
     #: Inbound batches processed at once (queued inbound jobs are processed in batches of up to 256).
     inbound_concurrency: int = 4
+    #: Process inbound jobs (parse, map, write records) in a worker process of their own, on
+    #: another core, rather than in a thread of the service (`engine/inboundworker.py`).
+    inbound_worker: bool = True
     #: Bodies larger than this (bytes) go to content-addressed blob files, not the job log.
     blob_threshold: int = 16 * 1024
     #: Jobs older than this many days are pruned automatically (0: keep forever).

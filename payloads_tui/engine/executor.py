@@ -73,6 +73,7 @@ from payloads_tui.domain.models import (
     Integration,
     Job,
     JobSource,
+    ObjectSchema,
     OutboundPayload,
     now,
 )
@@ -90,6 +91,7 @@ from payloads_tui.engine.exchanges import (
 )
 from payloads_tui.engine.inbound import InboundProcessor, internal_error
 from payloads_tui.engine.inboundrun import BodyRun, TurnGate, process_batch
+from payloads_tui.engine.inboundworker import InboundWorker
 from payloads_tui.engine.outbound import (
     MAX_PAGES,
     PlannedRequest,
@@ -184,6 +186,7 @@ class Executor:
         backoff: Backoff | None = None,
         client_per_worker: bool = True,
         stop_grace: float = STOP_GRACE,
+        worker: InboundWorker | None = None,
     ) -> None:
         self._jobs = jobs
         self._records = records
@@ -196,6 +199,7 @@ class Executor:
         self.backoff = backoff or Backoff()
         self._client_per_worker = client_per_worker
         self._stop_grace = stop_grace
+        self._worker = worker
         self._credentials = CredentialSync(config)
         self._auth = Authenticator(vault, on_token=self._credentials.token_obtained)
         self._out_queue: asyncio.Queue[str] = asyncio.Queue()
@@ -282,6 +286,8 @@ class Executor:
         await self._credentials.drain(self._stop_grace)
         await asyncio.gather(*(client.aclose() for client in self._clients), return_exceptions=True)
         self._clients.clear()
+        if self._worker is not None:
+            await asyncio.to_thread(self._worker.close)
         # Jobs still queued finish in a later run; whoever waits for them is let go.
         for work in self._work.values():
             if work.waiter is not None and not work.waiter.done():
@@ -309,6 +315,8 @@ class Executor:
     def keep_parsed(self, number: str, payload: InboundPayload, parsed: ParsedBody, seconds: float = 0.0) -> None:
         """The body of inbound job `number` as a receiver parsed it with `payload`: processing uses it
         instead of parsing again, if the payload still parses the same way (content type, options)."""
+        if self._worker is not None:
+            return  # the worker parses again: sending a parse costs about what parsing does
         kept = self._parsed
         kept[number] = (payload.content_type, payload.options, parsed, seconds)  # compared by value when used
         while len(kept) > PARSED_KEPT:
@@ -317,9 +325,7 @@ class Executor:
     def _remember(self, work: _Work) -> _Work:
         previous = self._work.get(work.job.number)
         if previous is not None and previous.waiter is not None and work.waiter is None:
-            work.waiter = previous.waiter
-        if work.waiter is None:
-            work.waiter = asyncio.get_running_loop().create_future()
+            work.waiter = previous.waiter  # made by `_wait`, only for jobs someone waits for
         self._work[work.job.number] = work
         return work
 
@@ -385,7 +391,9 @@ class Executor:
     async def _wait(self, job: Job) -> Job:
         """`job` once finished, after every job it started (response handlers) finished too."""
         work = self._work.get(job.number)
-        if work is not None and work.waiter is not None:
+        if work is not None:
+            if work.waiter is None:
+                work.waiter = asyncio.get_running_loop().create_future()
             waiter = work.waiter
             try:
                 job = await asyncio.shield(waiter)
@@ -656,10 +664,16 @@ class Executor:
         lazy = asyncio.get_running_loop().call_later(
             LAZY_SAVE_DELAY, self._save_batch_lazily, [work.job for work, _ in ready])
         self._batch_saves.add(lazy)
+        runs = [run for _, run in ready]
         try:
-            results = await asyncio.to_thread(
-                process_batch, self._inbound, self._jobs.blobs, self._vault, [run for _, run in ready], turn,
-            )
+            if self._worker is not None:
+                results = await asyncio.to_thread(self._worker.process, runs, self._schemas_of(runs), turn)
+            else:
+                results = await asyncio.to_thread(process_batch, self._inbound, self._jobs.blobs, self._vault, runs, turn)
+        except ServiceError as exc:  # the worker process failed the batch
+            for work, _ in ready:
+                self._finish(work, "Failed", str(exc))
+            return
         finally:
             lazy.cancel()
             self._batch_saves.discard(lazy)
@@ -708,6 +722,12 @@ class Executor:
         if kept is not None and kept[0] == payload.content_type and kept[1] == payload.options:
             run.parsed, run.parse_seconds = kept[2], kept[3]
         return run
+
+    def _schemas_of(self, runs: Sequence[BodyRun]) -> dict[str, ObjectSchema | None]:
+        """The schema of every object the runs' payloads write, for the worker process."""
+        objects = {target.object for payload in {id(r.payload): r.payload for r in runs}.values()
+                   for target in payload.targets}
+        return {name: self._config.schema(name) for name in objects}
 
     def _save_batch_lazily(self, jobs: list[Job]) -> None:
         """Log as Processing the jobs of a batch still running after `LAZY_SAVE_DELAY`."""

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from payloads_tui.domain.errors import NotFoundError, PayloadsError, ServiceError
 from payloads_tui.engine.events import ServiceChanged
 from payloads_tui.engine.executor import Executor
+from payloads_tui.engine.inboundworker import InboundWorker
 from payloads_tui.service.gctune import GcTuning
 from payloads_tui.service.http import HttpServer, make_http_app
 from payloads_tui.service.sandbox import Sandbox
@@ -109,6 +110,8 @@ class Service:
             inbound=workspace.inbound,
             limits=settings.limits,
             transport=transport,
+            worker=InboundWorker(workspace.home, durable=workspace.records.durable)
+            if settings.limits.inbound_worker else None,
         )
         self.running = False
         self.started_at: float | None = None

@@ -70,7 +70,9 @@ class Workspace:
             self.vault = Vault(self.home)
             self.history_log = HistoryLog(self.home)
             self.config = ConfigStore(self.home, self.history_log, user=self.user)
-            self.records = RecordStore(self.home)
+            # Shared: the service's inbound worker process writes records too (engine/inboundworker.py),
+            # and a read-only console reads what the service that owns the directory writes.
+            self.records = RecordStore(self.home, shared=True)
             self.jobs = JobLog(self.home, blob_threshold=settings.limits.blob_threshold)
             self.inbound = InboundProcessor(self.records, self.config.schema)
         except BaseException:

@@ -89,6 +89,25 @@ def slow_fsync(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return synced
 
 
+def children_of(pid: int) -> list[int]:
+    """Child processes of `pid`, whichever of its threads started them."""
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+
+
+def exited(pid: int, timeout: float = 10.0) -> bool:
+    """Whether `pid` is gone or a zombie within `timeout` (an orphan is reaped by whoever adopts it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.02)
+    return False
+
+
 async def wait_for_job(workspace: Workspace, number: str, timeout: float = 10.0) -> Job:
     """The job once it has finished; fails the test if it does not finish within `timeout`."""
     deadline = time.monotonic() + timeout

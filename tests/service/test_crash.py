@@ -15,6 +15,8 @@ import httpx
 from payloads_tui.store.jobs import JobLog
 from payloads_tui.store.records import RecordStore
 
+from .conftest import children_of, exited
+
 SCRIPT = Path(__file__).with_name("serve_script.py")
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 8
@@ -55,9 +57,12 @@ async def test_kill_9_mid_load_loses_no_accepted_job(tmp_path: Path) -> None:
     deadline = time.monotonic() + 20
     while len(accepted) < KILL_AFTER_ACCEPTED and time.monotonic() < deadline:
         await asyncio.sleep(0.005)
+    workers = children_of(process.pid)
     process.send_signal(signal.SIGKILL)
     await process.wait()
     stop.set()
+    assert workers, "the service should have started its inbound worker process"
+    assert all(exited(pid) for pid in workers), "the inbound worker outlived its service"
     await asyncio.wait_for(asyncio.gather(*senders), timeout=10)
     assert len(accepted) >= KILL_AFTER_ACCEPTED, "the load did not get going"
 
