@@ -85,7 +85,9 @@ class InboundWorker:
         turn: contextlib.AbstractContextManager[Any] | None = None,
     ) -> Results:
         """`process_batch(runs)` in the worker; blocks (call it from a thread). `turn` is held throughout."""
-        message = ("batch", [dataclasses.replace(run, parsed=None, parse_seconds=0.0) for run in runs], dict(schemas))
+        # The receiver's parse stays here: pickling a document costs about what parsing it does.
+        sent = [run if run.parsed is None else dataclasses.replace(run, parsed=None, parse_seconds=0.0) for run in runs]
+        message = ("batch", sent, dict(schemas))
         with turn if turn is not None else contextlib.nullcontext(), self._lock:
             for attempt in (1, 2):
                 conn = self._started()
