@@ -22,7 +22,8 @@ Ctrl-C reaches the service only, which then stops the worker in order. If the wo
 dies during a batch, it is started again and the batch is sent once more (records of
 a batch land whole or not at all; a batch applied just before a crash is applied again,
 the same at-least-once as a crash of the whole service); if it dies again, the batch
-fails with `ServiceError`.
+fails with `ServiceError`, and one more worker is started at once, because opening the
+records rolls forward a batch a death left half renamed (`RecordStore` recovery).
 """
 
 from __future__ import annotations
@@ -97,6 +98,10 @@ class InboundWorker:
                 except (EOFError, OSError) as exc:
                     status = self._reap()
                     if attempt == 2:
+                        # A worker that died between a batch's renames left a journal: a new one
+                        # rolls it forward on open, so nobody reads half a batch meanwhile.
+                        with contextlib.suppress(ServiceError):
+                            self._started()
                         raise ServiceError(
                             f"the inbound worker process stopped ({status}) twice while processing this "
                             "batch; its bodies are in the log: retry the jobs"

@@ -125,7 +125,8 @@ async def test_a_worker_that_dies_twice_fails_the_batch_with_a_reason(
         "its bodies are in the log: retry the jobs"
     )
     assert job.request is not None and b"cus_dies_twice" in (workspace.job_body(job, "request") or b"")
-    # The next batch gets a fresh worker
+    # A third worker was started at once: opening the records rolls forward what a death left half done
+    assert worker.starts == 3 and worker.pid is not None
     job = await wait_for_job(workspace, await post_customer(client, "cus_after_two"))
     assert job.status == "Completed", job.error
 
