@@ -115,3 +115,21 @@ def test_bad_override_address_names_the_setting(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as caught:
         load_settings(tmp_path / "absent.toml", environ={}, smtp="nowhere")
     assert caught.value.field == "smtp"
+
+
+@pytest.mark.parametrize(("env", "toml", "expected"), [
+    ({}, "", True),
+    ({"PAYLOADS_INBOUND_WORKER": "false"}, "", False),
+    ({}, "[limits]\ninbound_worker = false\n", False),
+    ({"PAYLOADS_INBOUND_WORKER": "yes"}, "[limits]\ninbound_worker = false\n", True),
+])
+def test_the_inbound_worker_is_on_unless_turned_off(tmp_path: Path, env: dict[str, str], toml: str,
+                                                    expected: bool) -> None:
+    path = _write(tmp_path, toml) if toml else tmp_path / "absent.toml"
+    assert load_settings(path, environ=env).limits.inbound_worker is expected
+
+
+def test_a_bad_inbound_worker_value_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as error:
+        load_settings(tmp_path / "absent.toml", environ={"PAYLOADS_INBOUND_WORKER": "sometimes"})
+    assert error.value.field == "PAYLOADS_INBOUND_WORKER"
