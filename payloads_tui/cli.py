@@ -338,7 +338,8 @@ def with_executor(ws: Any, attached: bool, action: Callable[[], Awaitable[Any]])
     from payloads_tui.service.service import Service
 
     async def go() -> Any:
-        service = Service(ws, http=None, smtp=None)
+        # One command's few jobs: processing them in a thread beats starting a worker process.
+        service = Service(ws, http=None, smtp=None, inbound_worker=False)
         await service.start()
         try:
             return await action()

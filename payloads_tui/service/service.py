@@ -85,7 +85,11 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 class Service:
-    """The background service of one workspace: executor, HTTP and SMTP receivers, sandbox."""
+    """The background service of one workspace: executor, HTTP and SMTP receivers, sandbox.
+
+    `inbound_worker` overrides `limits.inbound_worker` (the CLI's one-shot commands turn
+    it off: a thread processes their few jobs sooner than a new process starts).
+    """
 
     def __init__(
         self,
@@ -95,6 +99,7 @@ class Service:
         smtp: AddressChoice = None,
         sandbox: bool = False,
         transport: Any = None,
+        inbound_worker: bool | None = None,
     ) -> None:
         self.workspace = workspace
         settings = workspace.settings
@@ -111,7 +116,7 @@ class Service:
             limits=settings.limits,
             transport=transport,
             worker=InboundWorker(workspace.home, durable=workspace.records.durable)
-            if settings.limits.inbound_worker else None,
+            if (settings.limits.inbound_worker if inbound_worker is None else inbound_worker) else None,
         )
         self.running = False
         self.started_at: float | None = None
