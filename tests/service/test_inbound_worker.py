@@ -163,3 +163,4 @@ def test_the_worker_setting_turns_it_off(tmp_path: Path) -> None:
         assert Service(ws, http=False, smtp=False).executor._worker is None
     with Workspace(Settings(home=tmp_path / "home")) as ws:
         assert Service(ws, http=False, smtp=False).executor._worker is not None
+        assert Service(ws, http=False, smtp=False, inbound_worker=False).executor._worker is None
