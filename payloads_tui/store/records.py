@@ -47,6 +47,7 @@ parent's lock).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import tempfile
@@ -313,12 +314,14 @@ class _LockFile:
         self.thread_lock.acquire()
         try:
             if self.depth == 0:
-                fcntl.flock(self._open(), mode)
+                if (fd := self._open()) is not None:
+                    fcntl.flock(fd, mode)
                 self.mode = mode
             elif mode == fcntl.LOCK_EX and self.mode == fcntl.LOCK_SH:
                 # A write inside a read (a query predicate that writes): flock converts the
                 # lock, not atomically; the write still checks its tables under it.
-                fcntl.flock(self._open(), fcntl.LOCK_EX)
+                if (fd := self._open()) is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
                 self.mode = fcntl.LOCK_EX
         except BaseException:
             self.thread_lock.release()
@@ -328,9 +331,10 @@ class _LockFile:
     def release(self) -> None:
         try:
             self.depth -= 1
-            if self.depth == 0 and self.fd is not None:
+            if self.depth == 0:
                 self.mode = 0
-                fcntl.flock(self.fd, fcntl.LOCK_UN)
+                if self.fd is not None:
+                    fcntl.flock(self.fd, fcntl.LOCK_UN)
         finally:
             self.thread_lock.release()
 
@@ -341,14 +345,25 @@ class _LockFile:
                 fd, self.fd = self.fd, None
                 os.close(fd)  # drops no lock: none is held at depth 0
 
-    def _open(self) -> int:
+    def _open(self) -> int | None:
+        """The lock file's descriptor; None where it cannot exist (a read-only directory
+        without one: nobody can write there, so reads need no lock)."""
         if self.fd is None:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
             try:
-                os.fchmod(fd, FILE_MODE)
-            except BaseException:
-                os.close(fd)
-                raise
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+            except OSError as exc:
+                if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                    raise
+                try:  # a read-only data directory (a backup, a read-only mount): flock needs no write access
+                    fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    return None
+            else:
+                try:
+                    os.fchmod(fd, FILE_MODE)
+                except BaseException:
+                    os.close(fd)
+                    raise
             self.fd = fd
         return self.fd
 

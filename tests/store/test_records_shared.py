@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import multiprocessing
 import os
@@ -278,3 +279,48 @@ def test_reads_during_another_process_writing_see_whole_batches(tmp_path: Path) 
     assert store.count("Account") == store.count("Order") == BATCHES
     assert _ids(store.all("Order")) == [f"ord{n}" for n in range(BATCHES)]
     store.close()
+
+
+def _read_only_lock_file(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Opening `.lock` for writing fails as on a read-only mount (tests run as root, which
+    permissions cannot stop); returns the flags of the opens that were let through."""
+    real_open = os.open
+    let_through: list[int] = []
+
+    def open_(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if str(path).endswith("/.lock"):
+            if flags & (os.O_RDWR | os.O_WRONLY | os.O_CREAT):
+                raise OSError(errno.EROFS, "Read-only file system", str(path))
+            let_through.append(flags)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_)
+    return let_through
+
+
+def test_a_read_only_directory_without_a_lock_file_is_still_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = RecordStore(tmp_path, durable=False)
+    plain.insert("Account", {"id": "a1", "name": "Acme"})
+    plain.close()
+    _read_only_lock_file(monkeypatch)
+    store = RecordStore(tmp_path, durable=False, shared=True)
+    assert store.get("Account", "a1")["name"] == "Acme"
+    assert store.count("Account") == 1 and store.find("Account", {"name": "Acme"})
+    assert not (tmp_path / "records" / ".lock").exists()
+
+
+def test_an_existing_lock_file_is_locked_read_only_when_it_cannot_be_opened_for_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = RecordStore(tmp_path, durable=False, shared=True)
+    writer.insert("Account", {"id": "a1", "name": "Acme"})
+    let_through = _read_only_lock_file(monkeypatch)
+    reader = RecordStore(tmp_path, durable=False, shared=True)
+    with reader._reading:
+        assert _lock_state(tmp_path / "records") == "shared"  # the reader holds it, opened read-only
+        assert reader.count("Account") == 1
+    assert let_through and all(not flags & os.O_RDWR for flags in let_through)
+    writer.close()
+    reader.close()
