@@ -171,15 +171,9 @@ def run_wrk(url: str, connections: int, duration: int, script: Path, env: dict[s
     }
 
 
-
-
-
-
 def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
     """Per-metric medians of several wrk runs."""
     return {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p99", "requests", "errors")}
-
-
 
 
 def fmt_ms(value: float) -> str:
