@@ -10,17 +10,18 @@ on the event bus. Two queues:
   one shared client at concurrency 16, same run), and at most
   `limits.outbound_per_host` requests to one host at once;
 - inbound: batches. One dispatcher takes every inbound job queued (up to
-  `INBOUND_BATCH`) as one batch and hands it to a thread (`asyncio.to_thread`, so
-  the UI loop never blocks), with at most `limits.inbound_concurrency` batches in
-  flight. In the thread, bodies are parsed, then the jobs are planned in order and
-  all their records written in one group commit (`InboundProcessor.run_batch`),
-  each job with its own outcome. Batches enter the write section in the order they
-  were taken (`TurnGate`), so inbound jobs are processed in the order they were
-  queued. A lone job on an idle service is taken at once; under a stream of jobs,
-  batches are taken at most every `INBOUND_PACE` seconds unless a full batch waits,
-  so processing (which competes with the receivers for the GIL) runs in a few large
-  batches rather than many small ones: a record-file rewrite and a thread hop per
-  batch, not per job.
+  `INBOUND_BATCH`) as one batch and hands it to the inbound worker process
+  (`inboundworker.py`, the default) or, with `limits.inbound_worker` off, to a thread
+  (`asyncio.to_thread`; either way the UI loop never blocks), with at most
+  `limits.inbound_concurrency` batches in flight. There, bodies are parsed, then the
+  jobs are planned in order and all their records written in one group commit
+  (`InboundProcessor.run_batch`), each job with its own outcome. Batches enter the
+  write section in the order they were taken (`TurnGate`), so inbound jobs are
+  processed in the order they were queued. A lone job on an idle service is taken at
+  once; under a stream of jobs, batches are taken at most every `INBOUND_PACE`
+  seconds unless a full batch waits, so processing runs in a few large batches rather
+  than many small ones: a record-file rewrite and a hand-over (to the worker, or a
+  thread hop) per batch, not per job.
 
 Pagination (Stripe style): `job.request` is the first page's request as sent (a
 replay starts there), `job.response` the last page's answer, `context["pages"]` the

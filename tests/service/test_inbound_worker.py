@@ -16,7 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
-from payloads_tui.domain.models import FieldSpec
+from payloads_tui.domain.models import (
+    Credential,
+    ExternalApi,
+    FieldMapping,
+    FieldSpec,
+    InboundPayload,
+    Integration,
+    Target,
+)
 from payloads_tui.engine.inboundworker import InboundWorker
 from payloads_tui.service.service import Service
 from payloads_tui.service.workspace import Workspace
@@ -164,3 +172,25 @@ def test_the_worker_setting_turns_it_off(tmp_path: Path) -> None:
     with Workspace(Settings(home=tmp_path / "home")) as ws:
         assert Service(ws, http=False, smtp=False).executor._worker is not None
         assert Service(ws, http=False, smtp=False, inbound_worker=False).executor._worker is None
+
+
+async def test_the_worker_decrypts_credential_secrets_for_mappings(
+    workspace: Workspace, service: Service, client: httpx.AsyncClient
+) -> None:
+    integration = Integration(
+        slug="vaulted",
+        name="Vaulted",
+        credentials=[Credential(name="Key", kind="bearer", secrets={"token": workspace.encrypt("s3cret-token")})],
+        inbound=[InboundPayload(name="Stamp", content_type="json", targets=[Target(
+            name="Stamp", object="Stamp", operation="upsert", match_key=["key"], mappings=[
+                FieldMapping(field="key", expression="key"),
+                FieldMapping(field="token", source="credential", credential="Key", expression="token"),
+            ])])],
+        apis=[ExternalApi(path="stamp", payload="Stamp", auth="none")],
+    )
+    workspace.create_integration(integration)
+    answer = await client.post("/api/vaulted/stamp", json={"key": "one"})
+    assert answer.status_code == 202, answer.text
+    job = await wait_for_job(workspace, answer.json()["job"])
+    assert job.status == "Completed", job.error
+    assert workspace.records.find("Stamp", {"key": "one"})[0]["token"] == "s3cret-token"
