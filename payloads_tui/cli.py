@@ -417,10 +417,6 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
 @reports_errors
 def run(ctx: click.Context, integration: str, payload: str, records: tuple[str, ...]) -> None:
     """Run outbound PAYLOAD of INTEGRATION now and wait; exit 0 on success, else 1."""
-    import asyncio
-
-    from payloads_tui.domain.models import Job, from_data
-
     record_ids = list(records) or None
     with writable_workspace(ctx) as (ws, attached):
         jobs = with_executor(ws, attached, lambda: ws.run_outbound(

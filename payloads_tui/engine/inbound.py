@@ -37,10 +37,9 @@ from typing import Any, Protocol
 import msgspec
 
 from payloads_tui.domain.errors import ParseError, PayloadsError, SchemaError
-from payloads_tui.domain.formats import charset_of, parse_body
+from payloads_tui.domain.formats import parse_for_payload
 from payloads_tui.domain.mapping import CredentialValue, ItemMapping, map_target
 from payloads_tui.domain.models import (
-    CONTENT_TYPE_LABELS,
     InboundPayload,
     Integration,
     ObjectSchema,
@@ -213,13 +212,11 @@ class InboundProcessor:
         """Parse `body` by the payload's content type (charset from `content_type`), then run it."""
         started = time.perf_counter()
         try:
-            charset = charset_of(content_type) if content_type else None
-            parsed = parse_body(payload.content_type, body, charset=charset, options=payload.options or None)
+            parsed = parse_for_payload(payload, body, content_type)
         except ParseError as exc:
-            label = CONTENT_TYPE_LABELS.get(payload.content_type, payload.content_type)
             return InboundOutcome(
                 status="Failed",
-                error=f"could not parse the body as {label}: {exc}",
+                error=str(exc),
                 timings={"parse": time.perf_counter() - started},
                 dry_run=dry_run,
             )

@@ -1,15 +1,16 @@
 """Inbound jobs' bodies through their payloads, off the event loop: parse, map, write; attachments to blobs.
 
-`process_batch()` runs in a worker thread (the executor calls it with
-`asyncio.to_thread`, one call per batch of queued jobs). Each body is parsed by its
-payload's content type (unless the receiver already parsed it with the same
-settings: `BodyRun.parsed`); an email's attachments are stored as blob files. The parsed documents then go through
+`process_batch()` is called once per batch of queued jobs, in the inbound worker
+process (`inboundworker.py`) or, with that off, in a thread (`asyncio.to_thread`).
+Each body is parsed by its payload's content type (unless the receiver already
+parsed it with the same settings: `BodyRun.parsed`); an email's attachments are
+stored as blob files. The parsed documents then go through
 `InboundProcessor.run_batch` together: planned in order, written in one
 `RecordStore.apply()` (see `inbound.py`).
 
-Parsing runs outside the processor's write section, so several batches may parse at
-once; a `TurnGate` makes them enter the write section in the order they were taken
-from the queue, so jobs are processed in the order they arrived.
+A `TurnGate` makes batches enter the write section (or the worker) in the order they
+were taken from the queue, so jobs are processed in the order they arrived; in
+threads, parsing runs outside it, so several batches may parse at once.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from payloads_tui.domain.errors import MappingError, ParseError, PayloadsError
-from payloads_tui.domain.formats import ParsedBody, charset_of, parse_body
-from payloads_tui.domain.models import CONTENT_TYPE_LABELS, InboundPayload, Integration
+from payloads_tui.domain.formats import ParsedBody, parse_for_payload
+from payloads_tui.domain.models import InboundPayload, Integration
 from payloads_tui.engine.inbound import DocumentRun, InboundOutcome, InboundProcessor, internal_error
 from payloads_tui.store.blobs import BlobStore
 from payloads_tui.store.vault import Vault
@@ -108,21 +109,6 @@ def credential_reader(vault: Vault, integration: Integration) -> Callable[[str, 
     return value
 
 
-def process_body(
-    processor: InboundProcessor,
-    blobs: BlobStore,
-    vault: Vault,
-    integration: Integration,
-    payload: InboundPayload,
-    body: bytes,
-    content_type: str | None,
-    context: Mapping[str, Any],
-) -> tuple[InboundOutcome, Attachments]:
-    """Run `body` through `payload`; returns the outcome and the attachments stored (emails only)."""
-    run = BodyRun(integration, payload, body, content_type, context)
-    return process_batch(processor, blobs, vault, [run])[0]
-
-
 def process_batch(
     processor: InboundProcessor,
     blobs: BlobStore,
@@ -179,12 +165,10 @@ def _parse(blobs: BlobStore, run: BodyRun) -> tuple[Any, Attachments]:
         started = time.perf_counter()
         body = run.body if run.body is not None else blobs.get(run.body_blob or "")
         try:
-            charset = charset_of(run.content_type) if run.content_type else None
-            parsed = parse_body(payload.content_type, body, charset=charset, options=payload.options or None)
+            parsed = parse_for_payload(payload, body, run.content_type)
         except ParseError as exc:
-            label = CONTENT_TYPE_LABELS.get(payload.content_type, payload.content_type)
             timings = {} if payload.content_type == "email" else {"parse": time.perf_counter() - started}
-            raise _Unparsed(f"could not parse the body as {label}: {exc}", timings) from None
+            raise _Unparsed(str(exc), timings) from None
     if payload.content_type != "email":
         return parsed.document, []
     attachments = [

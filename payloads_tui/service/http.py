@@ -49,7 +49,7 @@ from payloads_tui.domain.errors import (
     ValidationError,
     VaultError,
 )
-from payloads_tui.domain.formats import ParsedBody, charset_of, content_kind, parse_body
+from payloads_tui.domain.formats import ParsedBody, content_kind, parse_for_payload
 from payloads_tui.domain.models import (
     CONTENT_TYPE_LABELS,
     ExternalApi,
@@ -306,13 +306,9 @@ class HttpReceiver:
         if len(body) > VALIDATE_IN_REQUEST_BYTES:
             return None, None
         try:
-            parsed = parse_body(
-                payload.content_type, body, charset=charset_of(content_type), options=payload.options or None
-            )
+            return parse_for_payload(payload, body, content_type), None
         except ParseError as exc:
-            label = CONTENT_TYPE_LABELS.get(payload.content_type, payload.content_type)
-            return None, f"could not parse the body as {label}: {exc}"
-        return parsed, None
+            return None, str(exc)
 
     async def record_job(
         self,

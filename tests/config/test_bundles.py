@@ -16,9 +16,8 @@ import pytest
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from payloads_tui.domain.errors import BundleError, ValidationError
-from payloads_tui.domain.models import ExternalApi, FieldSpec, InboundPayload, Integration, ObjectSchema, to_data
-from payloads_tui.domain.validation import validate_integration
+from payloads_tui.domain.errors import BundleError
+from payloads_tui.domain.models import FieldSpec, Integration, ObjectSchema, to_data
 from payloads_tui.store import bundles
 from payloads_tui.store.bundles import (
     BUNDLE_FORMAT,

@@ -13,6 +13,7 @@ from payloads_tui.domain.formats.body import (
     OUTBOUND_MEDIA_TYPES,
     encode_body,
     parse_body,
+    parse_for_payload,
 )
 from payloads_tui.domain.formats.contenttype import charset_of, content_kind, media_type
 from payloads_tui.domain.formats.form import encode_form, parse_form
@@ -32,5 +33,6 @@ __all__ = [
     "html_to_text",
     "media_type",
     "parse_body",
+    "parse_for_payload",
     "parse_form",
 ]

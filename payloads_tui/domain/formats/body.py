@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from payloads_tui.domain.errors import UnsupportedContentType
+from payloads_tui.domain.errors import ParseError, UnsupportedContentType
+from payloads_tui.domain.formats.contenttype import charset_of
 from payloads_tui.domain.formats.csvfmt import parse_csv
 from payloads_tui.domain.formats.emailfmt import parse_email
 from payloads_tui.domain.formats.form import encode_form, parse_form_body
@@ -14,7 +15,7 @@ from payloads_tui.domain.formats.parsed import ParsedBody
 from payloads_tui.domain.formats.text import encode_text, parse_text
 from payloads_tui.domain.formats.xmlread import parse_xml
 from payloads_tui.domain.formats.xmlwrite import encode_xml
-from payloads_tui.domain.models import InboundContentType, OutboundContentType
+from payloads_tui.domain.models import CONTENT_TYPE_LABELS, InboundContentType, InboundPayload, OutboundContentType
 
 INBOUND_KINDS: tuple[str, ...] = ("json", "xml", "form", "csv", "text", "email")
 OUTBOUND_KINDS: tuple[str, ...] = ("json", "form", "xml", "text")
@@ -74,3 +75,17 @@ def encode_body(kind: OutboundContentType, document: Any) -> tuple[bytes, str]:
             f"content type {str(kind)[:40]!r} cannot be sent; use one of {', '.join(OUTBOUND_KINDS)}", "content_type"
         )
     return body, OUTBOUND_MEDIA_TYPES[kind]
+
+
+def parse_for_payload(payload: InboundPayload, body: bytes, content_type: str | None) -> ParsedBody:
+    """`body` parsed as `payload` takes it (its kind and options; the charset of `content_type`).
+
+    A failure is a `ParseError` worded for the job and the sender:
+    `could not parse the body as JSON: <why> (at line 1, column 2)`.
+    """
+    try:
+        charset = charset_of(content_type) if content_type else None
+        return parse_body(payload.content_type, body, charset=charset, options=payload.options or None)
+    except ParseError as exc:
+        label = CONTENT_TYPE_LABELS.get(payload.content_type, payload.content_type)
+        raise ParseError(f"could not parse the body as {label}: {exc}") from None
