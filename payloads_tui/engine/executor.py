@@ -690,7 +690,7 @@ class Executor:
             self._finish(work, outcome.status, outcome.error)
 
     def _body_run(self, work: _Work, integrations: dict[str, Integration | PayloadsError]) -> BodyRun:
-        """What the worker thread needs to process an inbound job; `PayloadsError` if it cannot run."""
+        """What processing needs of an inbound job; `PayloadsError` if it cannot run."""
         job = work.job
         kept = self._parsed.pop(job.number, None)
         integration = work.integration

@@ -42,6 +42,17 @@ async def open_editor(app: PayloadsApp, pilot: object, name: str) -> OutboundEdi
     return app.screen  # type: ignore[return-value]
 
 
+async def open_first_array(app: PayloadsApp, pilot: object) -> tuple[OutboundEditorScreen, NestedElementsEditor]:
+    """The editor of Expose Account Status, opened at the fields of its first array element (accounts[])."""
+    editor = await open_editor(app, pilot, EXPOSE_ACCOUNTS)
+    elements = editor.query_one(NestedElementsEditor)
+    await pilot.press("alt+3")
+    await wait_for(pilot, lambda: app.focused is elements.editor.table)
+    await pilot.press("enter")  # accounts[] is an array: enter opens its fields
+    await wait_for(pilot, lambda: elements.depth == 1)
+    return editor, elements
+
+
 def focused_id(app: PayloadsApp) -> str | None:
     return app.focused.id if app.focused is not None else None
 
@@ -192,12 +203,7 @@ async def test_a_bad_nested_expression_is_shown_as_typed_and_where_it_is_when_sa
 ) -> None:
     before = stored(workspace, EXPOSE_ACCOUNTS)
     async with app.run_test(size=SIZE) as pilot:
-        editor = await open_editor(app, pilot, EXPOSE_ACCOUNTS)
-        elements = editor.query_one(NestedElementsEditor)
-        await pilot.press("alt+3")
-        await wait_for(pilot, lambda: app.focused is elements.editor.table)
-        await pilot.press("enter")  # accounts[] is an array: enter opens its fields
-        await wait_for(pilot, lambda: elements.depth == 1)
+        editor, elements = await open_first_array(app, pilot)
         await pilot.press("down", "enter")  # the field `name`: enter edits it
         await wait_for(pilot, lambda: focused_id(app) == "elements-editor-path")
         await pilot.press("tab", "tab", "tab")
@@ -223,12 +229,7 @@ async def test_leaving_nested_levels_keeps_edits_and_the_unsaved_guard_still_ask
 ) -> None:
     before = stored(workspace, EXPOSE_ACCOUNTS)
     async with app.run_test(size=SIZE) as pilot:
-        editor = await open_editor(app, pilot, EXPOSE_ACCOUNTS)
-        elements = editor.query_one(NestedElementsEditor)
-        await pilot.press("alt+3")
-        await wait_for(pilot, lambda: app.focused is elements.editor.table)
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: elements.depth == 1)
+        editor, elements = await open_first_array(app, pilot)
         await pilot.press("d")  # delete the field `id`
         await wait_for(pilot, lambda: len(editor.model.elements[0].elements) == 4)
         await pilot.press("backspace")  # backspace on the table goes up too
