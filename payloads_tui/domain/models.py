@@ -193,6 +193,10 @@ class OutboundPayload(Model, kw_only=True):
     timeout: float = 30.0
     max_attempts: int = 5
 
+    def each_names(self) -> set[str]:
+        """Names an array element may take its items from (`Element.each`): sources and child sources."""
+        return {s.name for s in self.sources} | {c.name for s in self.sources for c in s.children}
+
 
 # --- objects and credentials -----------------------------------------------------------
 

@@ -131,8 +131,7 @@ def validate_integration(integration: Integration) -> None:
                 raise ValidationError("limit must be 1 or more", f"{where}.sources[{j}].limit")
             _validate_children(source, source_names, f"{where}.sources[{j}]")
         mapping.check_outbound_expressions(payload, where)
-        each_names = {s.name for s in payload.sources} | {c.name for s in payload.sources for c in s.children}
-        _validate_each(payload.elements, each_names, f"{where}.elements")
+        _validate_each(payload.elements, payload.each_names(), f"{where}.elements")
 
     for i, cred in enumerate(integration.credentials):
         where = f"credentials[{i}]"

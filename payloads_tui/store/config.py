@@ -134,20 +134,18 @@ def _cascade_renames(stored: Integration, new: Integration) -> None:
             api.payload = _follow(api.payload, outbound, outbound_names)
     for email in new.emails:
         email.payload = _follow(email.payload, inbound, inbound_names)
+    stored_outbound = {p.id: p for p in stored.outbound}
     for payload in new.outbound:
         if payload.response_handler:
             payload.response_handler = _follow(payload.response_handler, inbound, inbound_names)
         if payload.credential:
             payload.credential = _follow(payload.credential, credentials, credential_names)
-    stored_outbound = {p.id: p for p in stored.outbound}
-    for payload in new.outbound:
         before_out = stored_outbound.get(payload.id)
         if before_out is None:
             continue
         sources = _renames(before_out.sources, payload.sources) | _child_renames(before_out.sources, payload.sources)
         if sources:
-            names = {s.name for s in payload.sources} | {c.name for s in payload.sources for c in s.children}
-            _follow_each(payload.elements, sources, names)
+            _follow_each(payload.elements, sources, payload.each_names())
     stored_inbound = {p.id: p for p in stored.inbound}
     for payload in new.inbound:
         before = stored_inbound.get(payload.id)

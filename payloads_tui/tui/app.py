@@ -31,7 +31,7 @@ from payloads_tui.tui.calls import as_payloads_error
 from payloads_tui.tui.commands import ConsoleCommands, PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, Clock
 from payloads_tui.tui.messages import CallFailed, ConfigUpdated, EmailSent, JobsChanged, JobsStarted, ServiceUpdated
-from payloads_tui.tui.readonly import read_only_reason, refuses_action
+from payloads_tui.tui.readonly import refuses_action
 from payloads_tui.tui.screens.integration import IntegrationScreen
 from payloads_tui.tui.screens.integrations import IntegrationsScreen
 from payloads_tui.tui.screens.keys import KeysScreen
@@ -241,11 +241,6 @@ class PayloadsApp(App[None]):
                     title="Test email", markup=False)
 
     # --- actions -------------------------------------------------------------------------
-
-    @property
-    def read_only_reason(self) -> str | None:
-        """Why this console may not change anything (None when it may)."""
-        return read_only_reason(self)
 
     async def run_action(
         self,

@@ -20,10 +20,9 @@ from textual.widgets import Input, Select, Static, Switch, TabbedContent
 
 from payloads_tui.domain.errors import PayloadsError, ValidationError
 from payloads_tui.domain.models import InboundPayload, Integration, OutboundPayload
-from payloads_tui.service.workspace import ReadOnlyError
 from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.messages import ConfigUpdated
-from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason, refuse
+from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
 from payloads_tui.tui.screens.base import ConsoleScreen
 from payloads_tui.tui.screens.confirm import ConfirmScreen
 from payloads_tui.tui.widgets.form import FieldRow, clear_field_errors
@@ -210,9 +209,6 @@ class PayloadEditorScreen(ReadOnlyGuard, ConsoleScreen, Generic[P]):
             saved = self.workspace.save_integration(changed)
         except ValidationError as exc:
             self.show_validation(exc, index)
-            return
-        except ReadOnlyError:
-            refuse(self)
             return
         except PayloadsError as exc:
             self.notify(str(exc), title="Could not save", severity="error", markup=False)

@@ -17,7 +17,7 @@ from textual.widgets import Input, Select, Switch
 from payloads_tui.domain.models import EmailService, ExternalApi, Integration
 from payloads_tui.tui.screens.form_screen import SavingForm
 from payloads_tui.tui.widgets.endpoints_pane import AUTH_LABELS
-from payloads_tui.tui.widgets.form import FieldRow
+from payloads_tui.tui.widgets.form import FieldRow, set_options_keeping
 
 METHOD_CHOICES = [("POST → runs an inbound payload", "POST"), ("GET → answers from an outbound payload", "GET")]
 
@@ -84,12 +84,7 @@ class ApiForm(SavingForm[ApiSaved]):
         Select posts Changed for its initial value too: without keeping the value, an
         edited API would lose its payload before the user touched anything.
         """
-        payload = self.query_one("#f-payload", Select)
-        chosen = payload.value
-        choices = self._payload_choices(str(event.value))
-        payload.set_options(choices)
-        if chosen is not Select.NULL and any(value == chosen for _, value in choices):
-            payload.value = chosen
+        set_options_keeping(self.query_one("#f-payload", Select), self._payload_choices(str(event.value)))
 
     @on(Select.Changed, "#f-auth")
     def _auth_changed(self) -> None:

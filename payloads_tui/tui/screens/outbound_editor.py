@@ -70,6 +70,8 @@ class OutboundEditorScreen(PayloadEditorScreen[OutboundPayload]):
 
     def __init__(self, slug: str, name: str | None) -> None:
         super().__init__(slug, name)
+        self._objects: list[tuple[str, str]] | None = None
+        self._each_names: tuple[str, ...] = ()
         self.extras = [Extra("header", k, v) for k, v in self.model.headers.items()]
         self.extras += [Extra("query", k, v) for k, v in self.model.query.items()]
 
@@ -173,12 +175,20 @@ class OutboundEditorScreen(PayloadEditorScreen[OutboundPayload]):
         self.query_one("#h-name", Input).focus()
 
     def _object_names(self) -> list[tuple[str, str]]:
-        schemas = attempt(self, "read the object schemas", self.workspace.schemas) or []
-        return [(schema.name, schema.name) for schema in schemas]
+        """Object names to suggest; read once (both object fields ask while the editor is composed)."""
+        if self._objects is None:
+            schemas = attempt(self, "read the object schemas", self.workspace.schemas) or []
+            self._objects = [(schema.name, schema.name) for schema in schemas]
+        return self._objects
 
     def on_list_editor_changed(self, event: ListEditor.Changed) -> None:
         if event.editor.id in ("sources-editor", "children-editor"):
-            self.elements_editor.editor.refresh_choices()
+            # Every key typed in a source changes it; the *Array of* choices only when a name does.
+            names = tuple(name for _, name in each_choices(self.model.sources))
+            if names != self._each_names:
+                self._each_names = names
+                self.elements_editor.editor.refresh_choices()
+            return
         if event.editor.id == "extras-editor":
             self.model.headers = {x.name: x.value for x in self.extras if x.where == "header" and x.name}
             self.model.query = {x.name: x.value for x in self.extras if x.where == "query" and x.name}

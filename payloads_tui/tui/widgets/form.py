@@ -2,15 +2,18 @@
 
 `FieldRow(name=...)` names the field the way `ValidationError.field` does (its last
 part, or a path), so `show_field_error()` can put a store's complaint next to the
-field that caused it.
+field that caused it. `set_options_keeping()` refills a select without losing its choice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Label, Static
+from textual.widgets import Label, Select, Static
 
 
 class FieldRow(Vertical):
@@ -60,3 +63,11 @@ def show_field_error(root: Widget, field: str | None, message: str) -> bool:
             rows[name].control.focus()
             return True
     return False
+
+
+def set_options_keeping(select: Select[Any], choices: Sequence[tuple[str, Any]]) -> None:
+    """Offer `choices` in `select`, keeping the chosen value when it is still one of them."""
+    chosen = select.value
+    select.set_options(choices)
+    if chosen is not Select.NULL and any(value == chosen for _, value in choices):
+        select.value = chosen

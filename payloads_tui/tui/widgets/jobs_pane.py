@@ -15,6 +15,7 @@ from textual.widgets import Input, Select, Static
 from payloads_tui.domain.models import Integration, Job, JobKind
 from payloads_tui.tui.formatting import FAILURE_STATUSES, Clock
 from payloads_tui.tui.readonly import changes_data
+from payloads_tui.tui.widgets.form import set_options_keeping
 from payloads_tui.tui.widgets.jobs_table import JobsTable
 from payloads_tui.tui.widgets.pane import ItemKind, Pane
 from payloads_tui.tui.widgets.quiet import update_if_changed
@@ -120,11 +121,7 @@ class JobsPane(Pane):
         names = tuple(sorted({p.name for p in integration.inbound} | {p.name for p in integration.outbound}))
         if names != self._payload_names:
             self._payload_names = names
-            select = self.query_one("#jobs-filter-payload", Select)
-            current = select.value
-            select.set_options((name, name) for name in names)
-            if current in names:
-                select.value = current
+            set_options_keeping(self.query_one("#jobs-filter-payload", Select), [(name, name) for name in names])
         if first:
             self.reload()
 

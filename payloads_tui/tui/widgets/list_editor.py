@@ -175,10 +175,13 @@ class ListEditor(Vertical):
         """Change the line above the table (its item count is added after it)."""
         self.title = title
         if self.is_mounted:
-            self.refresh_rows()
+            self._show_title()
 
     def refresh_rows(self) -> None:
         self.table.set_rows([(str(i), self.cells(item)) for i, item in enumerate(self.items)])
+        self._show_title()
+
+    def _show_title(self) -> None:
         count = len(self.items)
         self.query_one(".list-title", Static).update(
             f"{self.title} · {count}" + ("" if count else " — press a to add one"))

@@ -189,8 +189,10 @@ class NestedElementsEditor(Vertical):
         can_open = element is not None and bool(element.each)
         if can_open:
             button = self.query_one("#elements-open", Button)
-            button.label = open_label(element)
-            button.refresh(layout=True)  # its width follows the label
+            label = open_label(element)
+            if str(button.label) != label:  # called on every key typed: relayout only on a change
+                button.label = label
+                button.refresh(layout=True)  # its width follows the label
         if can_open != row.display:
             row.display = can_open
             self.refresh_bindings()

@@ -21,7 +21,9 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import ContentSwitcher, Static
 
-from payloads_tui.domain.models import OBJECT_NAME_RE, ChildSource, Source
+from payloads_tui.domain.errors import ValidationError
+from payloads_tui.domain.models import FIELD_NAME_RE, ChildSource, Source
+from payloads_tui.domain.validation import validate_object_name
 from payloads_tui.tui.checks import expression_problem
 from payloads_tui.tui.widgets.keyed_table import Col
 from payloads_tui.tui.widgets.list_editor import Choices, ItemField, ListEditor
@@ -69,8 +71,10 @@ def object_problem(_item: Any, text: str) -> str | None:
     """Why `text` is not an object name, or None (the store's rule, said before saving)."""
     if not text.strip():
         return "an object is needed: the records of which table"
-    if not OBJECT_NAME_RE.match(text):
-        return "an object name starts with a capital letter, then letters, digits or _"
+    try:
+        validate_object_name(text, "object")
+    except ValidationError as exc:
+        return exc.reason
     return None
 
 
@@ -81,6 +85,8 @@ def name_problem(_item: Any, text: str) -> str | None:
 def parent_field_problem(_item: Any, text: str) -> str | None:
     if not text.strip():
         return "which field of the child record holds the parent record's id (e.g. order_id)"
+    if not FIELD_NAME_RE.match(text):
+        return "a field name: letters, digits and _ (e.g. order_id)"
     return None
 
 
