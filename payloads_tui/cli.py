@@ -338,8 +338,9 @@ def with_executor(ws: Any, attached: bool, action: Callable[[], Awaitable[Any]])
     from payloads_tui.service.service import Service
 
     async def go() -> Any:
+        # No receivers: a one-shot command must not take (or fail on) the service's ports.
         # One command's few jobs: processing them in a thread beats starting a worker process.
-        service = Service(ws, http=None, smtp=None, inbound_worker=False)
+        service = Service(ws, http=False, smtp=False, inbound_worker=False)
         await service.start()
         try:
             return await action()
@@ -453,13 +454,30 @@ def jobs(ctx: click.Context, integration: str | None, statuses: tuple[str, ...],
         else:
             click.echo(job_line(job))
 
+    statuses = tuple(job_status(name) for name in statuses)
     with open_workspace(ctx, read_only=True) as ws:
         found = ws.newest_jobs(kind, integration=integration, statuses=statuses or None, payload=payload,
                                text=text, limit=limit)
         for job in reversed(found) if follow else found:
             emit(job)
+        if not found and not as_json:
+            filtered = integration or statuses or kind or payload or text
+            click.echo("No jobs match these filters." if filtered else "No jobs yet.", err=True)
         if follow:
             follow_jobs(ws, emit, integration=integration, statuses=set(statuses), kind=kind, payload=payload)
+
+
+def job_status(name: str) -> str:
+    """A job status as the log spells it, from any case (`failed` → `Failed`); an unknown one is an error."""
+    from typing import get_args
+
+    from payloads_tui.domain.models import JobStatus
+
+    known = get_args(JobStatus)
+    for status in known:
+        if status.lower() == " ".join(name.split()).lower():
+            return status
+    raise click.BadParameter(f"{name!r} is not a job status; use one of {', '.join(known)}", param_hint="--status")
 
 
 def follow_jobs(ws: Any, emit: Callable[[Any], None], *, integration: str | None, statuses: set[str],

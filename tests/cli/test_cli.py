@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -13,14 +15,17 @@ import pytest
 from click.testing import CliRunner
 
 from payloads_tui.cli import main
+from payloads_tui.service.sandbox import Sandbox
 from payloads_tui.settings import load_settings
 from payloads_tui.service.workspace import Workspace
 from payloads_tui.store.demo import (
     CHECKOUT_WEBHOOK,
     CUSTOMER_WEBHOOK,
     BILLING_EMAIL,
+    CUSTOMER_GET_ALL,
     DEMO_API_TOKEN,
     DEMO_STRIPE_KEY,
+    DEMO_SLUG,
     DEMO_WEBHOOK_SECRET,
 )
 
@@ -192,3 +197,44 @@ def test_console_script_runs_as_a_process(demo_dir: Path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "stripe" in result.stdout
+
+
+def test_run_without_a_service_takes_no_port(runner: CliRunner, demo_dir: Path, tmp_path: Path) -> None:
+    """`payloads run` on a directory no service holds sends the requests itself and listens on nothing:
+    the receiver addresses it is configured with being taken (by another directory's service) is no matter."""
+    loop = asyncio.new_event_loop()
+    sandbox = Sandbox()
+    loop.run_until_complete(sandbox.start())
+    with Workspace(load_settings(home=demo_dir)) as ws:
+        integration = ws.integration(DEMO_SLUG)
+        integration.variables["base_url"] = sandbox.url
+        ws.save_integration(integration)
+    taken = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+    env = {f"PAYLOADS_{name}": "127.0.0.1:%d" % sock.getsockname()[1] for name, sock in zip(("HTTP", "SMTP"), taken)}
+    try:
+        running = loop.run_in_executor(None, lambda: invoke(runner, "--data-dir", str(demo_dir), "run", DEMO_SLUG,
+                                                              CUSTOMER_GET_ALL, env=env))
+        result = loop.run_until_complete(asyncio.wait_for(running, 60))
+    finally:
+        for sock in taken:
+            sock.close()
+        loop.run_until_complete(sandbox.stop())
+        loop.close()
+    assert result.exit_code == 0, result.output
+    assert "in use" not in result.output and "OUT-1" in result.output and "Completed" in result.output
+    assert sandbox.requests >= 1
+
+    listed = invoke(runner, "--data-dir", str(demo_dir), "jobs", "--status", "completed")
+    assert listed.exit_code == 0 and "OUT-1" in listed.stdout
+    none = invoke(runner, "--data-dir", str(demo_dir), "jobs", "--status", "partially  completed")
+    assert none.exit_code == 0 and none.stdout == "" and "No jobs match these filters." in none.stderr
+    wrong = invoke(runner, "--data-dir", str(demo_dir), "jobs", "--status", "Done")
+    assert wrong.exit_code == 2
+    assert "'Done' is not a job status; use one of Queued, Processing, Completed" in wrong.stderr
+
+
+def test_jobs_says_when_there_are_none(runner: CliRunner, demo_dir: Path) -> None:
+    empty = invoke(runner, "--data-dir", str(demo_dir), "jobs")
+    assert empty.exit_code == 0 and empty.stdout == "" and empty.stderr == "No jobs yet.\n"
+    as_json = invoke(runner, "--data-dir", str(demo_dir), "jobs", "--json")
+    assert as_json.exit_code == 0 and as_json.output == ""
