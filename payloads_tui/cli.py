@@ -362,9 +362,11 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
     import asyncio
     import logging
     import signal
+    import time
 
     from payloads_tui.service.control import ControlServer
-    from payloads_tui.service.events import JobChanged
+    from payloads_tui.service.events import AuthRejected, JobChanged
+    from payloads_tui.service.refusals import RefusalDigest, RefusalNotice
     from payloads_tui.service.service import Service
 
     settings = settings_from(ctx, http=http, smtp=smtp)
@@ -386,9 +388,33 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
                     del printed[next(iter(printed))]
                 click.echo(job_line(job))
 
-            ws.events.subscribe(log_job)
-            stop = asyncio.Event()
             loop = asyncio.get_running_loop()
+            digest = RefusalDigest()
+            flush_due: list[asyncio.TimerHandle] = []
+
+            def show_refusal(notice: RefusalNotice | None) -> None:
+                if notice is not None:
+                    whose = f"{notice.integration}: " if notice.integration else ""
+                    click.echo(f"{'refused':<9} {short_time(time.time())}  {whose}{notice.text}")
+
+            def flush_refusals() -> None:
+                flush_due.clear()
+                show_refusal(digest.flush())
+
+            def refused(event: AuthRejected) -> None:  # on the loop
+                notice = digest.offer(event)
+                show_refusal(notice)
+                if notice is None and not flush_due:
+                    flush_due.append(loop.call_later(digest.interval, flush_refusals))
+
+            def log_event(event: Any) -> None:
+                if isinstance(event, AuthRejected):
+                    loop.call_soon_threadsafe(refused, event)
+                else:
+                    log_job(event)
+
+            ws.events.subscribe(log_event)
+            stop = asyncio.Event()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             await service.start()
@@ -402,6 +428,9 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
                 click.echo("Ctrl+C stops.")
                 await stop.wait()
             finally:
+                for handle in flush_due:
+                    handle.cancel()
+                show_refusal(digest.flush())
                 click.echo("Stopping…")
                 await control.stop()
                 await service.stop()

@@ -20,10 +20,12 @@ from textual.app import App
 from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.screen import Screen
+from textual.timer import Timer
 
 from payloads_tui.domain.errors import LockedError, PayloadsError
 from payloads_tui.domain.models import Job
 from payloads_tui.service.control import ControlServer
+from payloads_tui.service.refusals import RefusalDigest, RefusalNotice
 from payloads_tui.service.remote import RemoteWorkspace, attach
 from payloads_tui.settings import Settings
 from payloads_tui.tui.bridge import AuthRefused, ConfigEventArrived, EventBridge, JobsPending, ServiceEventArrived
@@ -42,8 +44,6 @@ if TYPE_CHECKING:
 
 #: Failed jobs notified one by one per batch; more become one summary notification.
 FAILURES_NOTIFIED_SINGLY = 3
-#: Seconds between two "request refused" notifications (the rest are counted).
-AUTH_NOTICE_INTERVAL = 2.0
 #: Every this many jobs in a batch add one base interval before the next batch...
 JOBS_PER_BATCH_STEP = 25
 #: ...up to this many seconds between batches.
@@ -96,8 +96,8 @@ class PayloadsApp(App[None]):
         self._last_flush = 0.0
         self._flush_interval = self.bridge.interval
         self._notified_failures: deque[str] = deque(maxlen=2000)
-        self._auth_last_notice = 0.0
-        self._auth_suppressed = 0
+        self._refusals = RefusalDigest()
+        self._refusals_flush: Timer | None = None
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -212,16 +212,20 @@ class PayloadsApp(App[None]):
         self._broadcast(lambda: ServiceUpdated(status, message.event.error))
 
     def on_auth_refused(self, message: AuthRefused) -> None:
-        now = time.monotonic()
-        if now - self._auth_last_notice < AUTH_NOTICE_INTERVAL:
-            self._auth_suppressed += 1
-            return
-        event = message.event
-        more = f" (and {self._auth_suppressed} more)" if self._auth_suppressed else ""
-        self._auth_last_notice, self._auth_suppressed = now, 0
-        peer = f" from {event.peer}" if event.peer else ""
-        self.notify(f"{event.where}{peer}: {event.reason}{more}", title=f"{event.integration}: refused",
-                    severity="warning", markup=False)
+        notice = self._refusals.offer(message.event)
+        if notice is not None:
+            self._notify_refusal(notice)
+        elif self._refusals_flush is None:
+            self._refusals_flush = self.set_timer(self._refusals.interval, self._flush_refusals)
+
+    def _flush_refusals(self) -> None:
+        self._refusals_flush = None
+        if (notice := self._refusals.flush()) is not None:
+            self._notify_refusal(notice)
+
+    def _notify_refusal(self, notice: RefusalNotice) -> None:
+        title = f"{notice.integration}: refused" if notice.integration else "Refused"
+        self.notify(notice.text, title=title, severity="warning", markup=False)
 
     # --- errors: the one place they become notifications ---------------------------------
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import re
 import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -159,3 +161,40 @@ def test_attached_workspace_sees_jobs_live(served: Served) -> None:
     assert [j.number for j in remote.newest_jobs("inbound", limit=1)] == [number]
     outcome = remote.try_inbound("stripe", CUSTOMER_WEBHOOK, body, content_type="application/json")
     assert outcome.status == "Completed" and outcome.results[0].operation == "update"
+
+
+def test_serve_logs_jobs_and_refusals(served: Served) -> None:
+    """`payloads serve` prints a line per finished job and per refused request; a burst of refusals is
+    one line at once, then one line counting the rest."""
+    lines: queue.Queue[str] = queue.Queue()
+    assert served.process.stdout is not None
+    threading.Thread(target=lambda: [lines.put(line) for line in served.process.stdout], daemon=True).start()
+
+    def next_matching(pattern: str, seconds: float = 10) -> str:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if re.search(pattern, line):
+                return line
+        raise AssertionError(f"no line matching {pattern!r} within {seconds} s")
+
+    body = json.dumps({"id": "evt_log", "type": "customer.created",
+                       "data": {"object": {"id": "cus_log", "object": "customer", "name": "Log Co"}}}).encode()
+    url = f"{served.http_url}/api/stripe/customers"
+    with httpx.Client() as client:
+        header = stripe_signature_header(DEMO_WEBHOOK_SECRET, body, int(time.time()))
+        accepted = client.post(url, content=body, headers={"Stripe-Signature": header,
+                                                           "Content-Type": "application/json"})
+        assert accepted.status_code == 202
+        assert next_matching(rf"^{accepted.json()['job']}\s.*Completed\s+stripe/{re.escape(CUSTOMER_WEBHOOK)}")
+        for _ in range(4):
+            assert client.post(url, content=body, headers={"Content-Type": "application/json"}).status_code == 401
+    first = next_matching(r"^refused ")
+    assert "stripe: POST /api/stripe/customers from 127.0.0.1:" in first
+    assert first.rstrip().endswith(": missing Stripe-Signature header")
+    rest = next_matching(r"^refused .*more refusal", seconds=5)
+    assert "stripe: 3 more refusals; the last: POST /api/stripe/customers from 127.0.0.1:" in rest
+    assert DEMO_WEBHOOK_SECRET not in first + rest

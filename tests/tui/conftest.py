@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from textual.message import Message
+from textual.notifications import Notification, Notify
 
 from payloads_tui.domain.models import HttpExchange, Job, JobLinks, RecordResult
 from payloads_tui.service.workspace import Workspace
@@ -158,3 +160,14 @@ def text_of(widget: object) -> str:
     console = Console(file=StringIO(), width=200, color_system=None, legacy_windows=False)
     console.print(content)
     return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+class Notices:
+    """Every notification the app raises (a `message_hook` for `run_test`)."""
+
+    def __init__(self) -> None:
+        self.seen: list[Notification] = []
+
+    def __call__(self, message: Message) -> None:
+        if isinstance(message, Notify):
+            self.seen.append(message.notification)

@@ -16,7 +16,7 @@ from payloads_tui.tui.screens.integration import IntegrationScreen
 from payloads_tui.tui.screens.job_detail import JobDetailScreen
 from payloads_tui.tui.widgets.jobs_pane import JobsPane
 from payloads_tui.tui.widgets.jobs_table import JobsTable
-from tests.tui.conftest import CUSTOMER_WEBHOOK, FIXED_NOW, save_job, text_of, type_text, wait_for
+from tests.tui.conftest import CUSTOMER_WEBHOOK, FIXED_NOW, Notices, save_job, text_of, type_text, wait_for
 
 
 async def open_jobs_tab(app: PayloadsApp, pilot: object) -> IntegrationScreen:
@@ -184,3 +184,22 @@ async def test_failed_jobs_raise_a_notification_with_their_number(live_app: Payl
 
 def test_fixed_clock_is_in_the_past() -> None:
     assert FIXED_NOW < time.time()
+
+
+async def test_refused_requests_are_notified_once_then_counted(workspace: Workspace) -> None:
+    notices = Notices()
+    app = make_app(workspace, service=Service(workspace, http=("127.0.0.1", 0), smtp=False))
+    async with app.run_test(size=(80, 24), message_hook=notices) as pilot:
+        await wait_for(pilot, lambda: workspace.service_status().get("running"), what="the service")
+        body, _ = signed_webhook("cus_refused", "Refused")
+        async with httpx.AsyncClient() as client:
+            for _ in range(3):
+                answer = await client.post(workspace.api_url("stripe", "customers"), content=body,
+                                           headers={"Content-Type": "application/json"})
+                assert answer.status_code == 401
+        refusals = lambda: [n for n in notices.seen if n.title == "stripe: refused"]  # noqa: E731
+        await wait_for(pilot, lambda: len(refusals()) == 1, what="the first refusal notified")
+        assert refusals()[0].message.startswith("POST /api/stripe/customers from 127.0.0.1:")
+        assert refusals()[0].message.endswith(": missing Stripe-Signature header")
+        await wait_for(pilot, lambda: len(refusals()) == 2, timeout=5, what="the rest counted")
+        assert refusals()[1].message.startswith("2 more refusals; the last: POST /api/stripe/customers")

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 from textual.command import CommandList, CommandPalette
-from textual.message import Message
-from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -30,7 +28,16 @@ from payloads_tui.tui.screens.job_detail import JobDetailScreen
 from payloads_tui.tui.screens.keys import KeysScreen
 from payloads_tui.tui.widgets.jobs_pane import JobsPane
 from payloads_tui.tui.widgets.pane import ItemRequested
-from tests.tui.conftest import CUSTOMER_CREATE, CUSTOMER_WEBHOOK, FIXED_NOW, save_job, text_of, type_text, wait_for
+from tests.tui.conftest import (
+    CUSTOMER_CREATE,
+    CUSTOMER_WEBHOOK,
+    FIXED_NOW,
+    Notices,
+    save_job,
+    text_of,
+    type_text,
+    wait_for,
+)
 
 NO_SERVICE = "opened with --no-service; start `payloads` without it to edit"
 
@@ -83,17 +90,6 @@ def read_only(settings: Settings) -> Iterator[Workspace]:
 def ro_app(read_only: Workspace) -> PayloadsApp:
     """The console of `payloads --no-service`."""
     return make_app(read_only, clock=lambda: FIXED_NOW)
-
-
-class Notices:
-    """Every notification the app raises (a `message_hook` for `run_test`)."""
-
-    def __init__(self) -> None:
-        self.seen: list[Notification] = []
-
-    def __call__(self, message: Message) -> None:
-        if isinstance(message, Notify):
-            self.seen.append(message.notification)
 
 
 def data_files(home: Path) -> dict[str, str]:

@@ -1,0 +1,79 @@
+"""Refused requests as an operator reads them: the first at once, then a digest.
+
+A sender with a wrong secret retries fast, and a line (or a console notification) per
+refusal would bury everything else. `RefusalDigest` lets one through per `interval`
+and counts the rest; the caller asks `flush()` an `interval` after one was held back,
+so the count of the last burst is shown too instead of being lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from payloads_tui.engine.events import AuthRejected
+
+#: Seconds between two refusals shown one by one.
+REFUSAL_INTERVAL = 2.0
+
+
+@dataclass(frozen=True)
+class RefusalNotice:
+    """What to show: the integration refused for (may be empty) and one line of text."""
+
+    integration: str
+    text: str
+
+
+def describe(event: AuthRejected) -> str:
+    """`POST /api/stripe/customers from 127.0.0.1:5312: missing Stripe-Signature header`."""
+    peer = f" from {event.peer}" if event.peer else ""
+    return f"{event.where}{peer}: {event.reason}"
+
+
+class RefusalDigest:
+    """Decides which refusals are shown and counts the ones held back."""
+
+    def __init__(self, interval: float = REFUSAL_INTERVAL, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._last_shown = float("-inf")
+        self._held = 0
+        self._last_held: AuthRejected | None = None
+        self._held_for: set[str] = set()
+
+    @property
+    def held(self) -> int:
+        """Refusals held back since the last notice."""
+        return self._held
+
+    def offer(self, event: AuthRejected) -> RefusalNotice | None:
+        """The notice to show for `event` now, or None when it is held back (then call `flush()` later)."""
+        now = self._clock()
+        if now - self._last_shown < self.interval:
+            self._held += 1
+            self._last_held = event
+            self._held_for.add(event.integration)
+            return None
+        more = f" (and {self._held} more before it)" if self._held else ""
+        self._forget_held(now)
+        return RefusalNotice(event.integration, describe(event) + more)
+
+    def flush(self) -> RefusalNotice | None:
+        """A notice counting the refusals held back since the last one shown; None if there were none."""
+        last = self._last_held
+        if not self._held or last is None:
+            return None
+        count, integrations = self._held, self._held_for
+        self._forget_held(self._clock())
+        if count == 1:
+            return RefusalNotice(last.integration, describe(last))
+        last_for = f"{last.integration}: " if last.integration and len(integrations) > 1 else ""
+        return RefusalNotice(
+            last.integration if len(integrations) == 1 else "",  # a count over several integrations is no one's
+            f"{count} more refusals; the last: {last_for}{describe(last)}",
+        )
+
+    def _forget_held(self, shown_at: float) -> None:
+        self._last_shown, self._held, self._last_held, self._held_for = shown_at, 0, None, set()
