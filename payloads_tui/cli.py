@@ -415,7 +415,10 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
 
             ws.events.subscribe(log_event)
             stop = asyncio.Event()
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            # SIGHUP too: a dropped SSH session then stops the service in order. Not when it is
+            # ignored already (`nohup payloads serve`), which means: keep running.
+            hangup = [signal.SIGHUP] if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN else []
+            for sig in (signal.SIGINT, signal.SIGTERM, *hangup):
                 loop.add_signal_handler(sig, stop.set)
             await service.start()
             await control.start()

@@ -49,6 +49,11 @@ def cli(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProc
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
+    yield from serve(tmp_path)
+
+
+def serve(tmp_path: Path, *, ignore_hangup: bool = False) -> Iterator[Served]:
+    """A demo data directory served by `payloads serve` on ephemeral ports, stopped at the end."""
     home = tmp_path / "home"
     assert cli(home, "demo", "--seed-only").returncode == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLOADS_")}
@@ -57,6 +62,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         [sys.executable, "-m", "payloads_tui", "--data-dir", str(home), "serve",
          "--http", "127.0.0.1:0", "--smtp", "127.0.0.1:0", "--sandbox"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if ignore_hangup else None,  # as nohup
     )
     lines: list[str] = []
     deadline = time.monotonic() + 30
@@ -198,3 +204,24 @@ def test_serve_logs_jobs_and_refusals(served: Served) -> None:
     rest = next_matching(r"^refused .*more refusal", seconds=5)
     assert "stripe: 3 more refusals; the last: POST /api/stripe/customers from 127.0.0.1:" in rest
     assert DEMO_WEBHOOK_SECRET not in first + rest
+
+
+def test_a_hangup_stops_serve_in_order_unless_ignored(served: Served, tmp_path: Path) -> None:
+    """A dropped SSH session (SIGHUP) stops `payloads serve` as Ctrl+C does; under `nohup` it keeps running."""
+    served.process.send_signal(signal.SIGHUP)
+    assert served.process.wait(20) == 0
+    assert not (served.home / "control.sock").exists()
+    assert cli(served.home, "key", "rotate").returncode == 0  # the lock was released
+
+    other = tmp_path / "nohup"
+    other.mkdir()
+    running = serve(other, ignore_hangup=True)
+    kept = next(running)
+    try:
+        kept.process.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert kept.process.poll() is None
+        assert httpx.get(f"{kept.http_url}/healthz").json()["status"] == "ok"
+    finally:
+        next(running, None)  # the teardown: SIGTERM, wait
+    assert kept.process.poll() is not None
