@@ -9,6 +9,8 @@ the keys of actions that change things (see `readonly.py`).
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -98,6 +100,7 @@ class PayloadsApp(App[None]):
         self._notified_failures: deque[str] = deque(maxlen=2000)
         self._refusals = RefusalDigest()
         self._refusals_flush: Timer | None = None
+        self._signals: list[signal.Signals] = []
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -105,6 +108,7 @@ class PayloadsApp(App[None]):
         return IntegrationsScreen()
 
     def on_mount(self) -> None:
+        self._stop_on_signals()
         self.bridge.attach(self.workspace.events.subscribe)
         if isinstance(self.workspace, RemoteWorkspace):
             self.run_worker(self.workspace.start_events(), group="attach", exit_on_error=False)
@@ -123,7 +127,28 @@ class PayloadsApp(App[None]):
             self.notify(f"The service did not start: {self.service_error}", severity="error", timeout=15)
         self._broadcast(ServiceUpdated(self.workspace.service_status(), self.service_error))
 
+    def _stop_on_signals(self) -> None:
+        """SIGTERM and SIGHUP (the SSH session dropped) quit as `q` does, so the service stops in order.
+
+        Textual handles neither, and Python's default for both ends the process on the spot.
+        A SIGHUP already ignored (`nohup`) stays ignored.
+        """
+        loop = asyncio.get_running_loop()
+        wanted = [signal.SIGTERM]
+        if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+            wanted.append(signal.SIGHUP)
+        for sig in wanted:
+            try:
+                loop.add_signal_handler(sig, self.exit)
+            except (ValueError, RuntimeError):  # not the main thread: the embedder's signals
+                return
+            self._signals.append(sig)
+
     async def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.remove_signal_handler(sig)
+        self._signals.clear()
         self.bridge.detach()
         if self.control is not None:
             await self.control.stop()

@@ -64,28 +64,30 @@ def serve(tmp_path: Path, *, ignore_hangup: bool = False) -> Iterator[Served]:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
         preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if ignore_hangup else None,  # as nohup
     )
-    lines: list[str] = []
-    deadline = time.monotonic() + 30
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "Ctrl+C stops" in line:
-            break
-    text = "".join(lines)
-    http_url = re.search(r"HTTP receiver\s+(\S+)", text)
-    smtp = re.search(r"SMTP receiver\s+(\S+)", text)
-    sandbox = re.search(r"Sandbox\s+(\S+)", text)
-    assert http_url and smtp and sandbox, text
-    yield Served(home, process, http_url.group(1), smtp.group(1), sandbox.group(1))
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 30
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Ctrl+C stops" in line:
+                break
+        text = "".join(lines)
+        http_url = re.search(r"HTTP receiver\s+(\S+)", text)
+        smtp = re.search(r"SMTP receiver\s+(\S+)", text)
+        sandbox = re.search(r"Sandbox\s+(\S+)", text)
+        assert http_url and smtp and sandbox, text
+        yield Served(home, process, http_url.group(1), smtp.group(1), sandbox.group(1))
+    finally:  # also when a test closes the generator early, or start-up failed
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def point_demo_at_sandbox(served: Served) -> RemoteWorkspace:
@@ -223,5 +225,5 @@ def test_a_hangup_stops_serve_in_order_unless_ignored(served: Served, tmp_path: 
         assert kept.process.poll() is None
         assert httpx.get(f"{kept.http_url}/healthz").json()["status"] == "ok"
     finally:
-        next(running, None)  # the teardown: SIGTERM, wait
+        running.close()  # stops it
     assert kept.process.poll() is not None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 
 import httpx
@@ -203,3 +205,24 @@ async def test_refused_requests_are_notified_once_then_counted(workspace: Worksp
         assert refusals()[0].message.endswith(": missing Stripe-Signature header")
         await wait_for(pilot, lambda: len(refusals()) == 2, timeout=5, what="the rest counted")
         assert refusals()[1].message.startswith("2 more refusals; the last: POST /api/stripe/customers")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM], ids=["hangup", "terminate"])
+async def test_a_hangup_or_terminate_quits_and_stops_the_service_in_order(
+        live_app: PayloadsApp, workspace: Workspace, sig: signal.Signals) -> None:
+    """Textual handles neither signal; the console must, or a dropped SSH session kills its service mid-write."""
+    app = live_app
+    caught: list[int] = []
+    previous = signal.signal(sig, lambda number, frame: caught.append(number))  # if the app does not take it
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: workspace.service_status().get("running") and app.control is not None,
+                           what="the service and its control socket")
+            assert (workspace.home / "control.sock").exists()
+            os.kill(os.getpid(), sig)
+            await wait_for(pilot, lambda: not app.is_running, what="the console to quit")
+        assert not caught
+        assert not workspace.service_status().get("running")
+        assert not (workspace.home / "control.sock").exists()
+    finally:
+        signal.signal(sig, previous)
