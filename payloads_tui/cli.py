@@ -307,6 +307,26 @@ def job_line(job: Any) -> str:
 LOGGED_STATUSES = frozenset({"Completed", "Partially Completed", "Failed", "Cancelled", "Retrying"})
 
 
+class StatusChanges:
+    """Which job events show a status not yet printed for that job (the newest 10,000 jobs remembered).
+
+    An event carries the job as it is when it is handled, not as it was when announced, so
+    two events of one job can show the same status; a log prints it once.
+    """
+
+    def __init__(self, remembered: int = 10_000) -> None:
+        self._printed: dict[str, str] = {}
+        self._remembered = remembered
+
+    def is_new(self, job: Any) -> bool:
+        if self._printed.get(job.number) == job.status:
+            return False
+        self._printed[job.number] = job.status
+        if len(self._printed) > self._remembered:
+            del self._printed[next(iter(self._printed))]
+        return True
+
+
 @contextlib.contextmanager
 def writable_workspace(ctx: click.Context) -> Iterator[tuple[Any, bool]]:
     """(workspace, attached): this directory opened for writing, or the running service's.
@@ -377,16 +397,12 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
             service = Service(ws, http=settings.http_address, smtp=settings.smtp_address, sandbox=sandbox)
             control = ControlServer(ws)
 
-            printed: dict[str, str] = {}  # job number → last status logged (bounded)
+            changes = StatusChanges()
 
             def log_job(event: Any) -> None:
                 job = event.job if isinstance(event, JobChanged) else None
-                if job is None or job.status not in LOGGED_STATUSES or printed.get(job.number) == job.status:
-                    return
-                printed[job.number] = job.status
-                if len(printed) > 10_000:
-                    del printed[next(iter(printed))]
-                click.echo(job_line(job))
+                if job is not None and job.status in LOGGED_STATUSES and changes.is_new(job):
+                    click.echo(job_line(job))
 
             loop = asyncio.get_running_loop()
             digest = RefusalDigest()
@@ -524,6 +540,8 @@ def follow_jobs(ws: Any, emit: Callable[[Any], None], *, integration: str | None
     if not client.available():
         raise click.ClickException("--follow needs a running service on this data directory ('payloads serve')")
 
+    changes = StatusChanges()
+
     def deliver(event: Any) -> None:
         if not isinstance(event, JobChanged):
             return
@@ -532,7 +550,8 @@ def follow_jobs(ws: Any, emit: Callable[[Any], None], *, integration: str | None
             return
         if payload and job.payload != payload or statuses and job.status not in statuses:
             return
-        emit(job)
+        if changes.is_new(job):
+            emit(job)
 
     try:
         asyncio.run(client.events(deliver))

@@ -7,6 +7,7 @@ A real `payloads serve` subprocess owns the data directory; the CLI and a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import queue
@@ -227,3 +228,37 @@ def test_a_hangup_stops_serve_in_order_unless_ignored(served: Served, tmp_path: 
     finally:
         running.close()  # stops it
     assert kept.process.poll() is not None
+
+
+def test_jobs_follow_prints_each_status_of_a_new_job_once(served: Served) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLOADS_")}
+    env["PAYLOADS_CONFIG"] = str(served.home.parent / "none.toml")
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "payloads_tui", "--data-dir", str(served.home), "jobs", "--follow", "--json",
+         "--kind", "inbound"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    rows: queue.Queue[dict[str, object]] = queue.Queue()
+    assert follow.stdout is not None
+    threading.Thread(target=lambda: [rows.put(json.loads(line)) for line in follow.stdout], daemon=True).start()
+    try:
+        time.sleep(1.5)  # subscribed (an event before that is simply not printed)
+        body = json.dumps({"id": "evt_follow", "type": "customer.created",
+                           "data": {"object": {"id": "cus_follow", "object": "customer", "name": "Follow"}}}).encode()
+        header = stripe_signature_header(DEMO_WEBHOOK_SECRET, body, int(time.time()))
+        answer = httpx.post(f"{served.http_url}/api/stripe/customers", content=body,
+                            headers={"Stripe-Signature": header, "Content-Type": "application/json"})
+        assert answer.status_code == 202
+        number = answer.json()["job"]
+        statuses: list[object] = []
+        deadline = time.monotonic() + 15
+        while "Completed" not in statuses and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                row = rows.get(timeout=0.5)
+                if row["number"] == number:
+                    statuses.append(row["status"])
+        assert statuses and statuses[-1] == "Completed", statuses
+        assert len(statuses) == len(set(statuses)), f"a status printed twice: {statuses}"
+    finally:
+        follow.send_signal(signal.SIGINT)
+        assert follow.wait(10) == 0
