@@ -642,8 +642,8 @@ def jobs_replay(ctx: click.Context, number: str) -> None:
 
 @jobs.command("prune")
 @data_dir_option
-@click.option("--days", type=float, help="Drop jobs older than this many days (default: the retention setting).")
-@click.option("--keep", type=int, help="Keep at most this many jobs (default: the retention setting).")
+@click.option("--days", type=click.FloatRange(min=0), help="Drop jobs older than this many days (default: the retention setting).")
+@click.option("--keep", type=click.IntRange(min=0), help="Keep at most this many jobs (default: the retention setting).")
 @click.pass_context
 @reports_errors
 def jobs_prune(ctx: click.Context, days: float | None, keep: int | None) -> None:
@@ -651,9 +651,15 @@ def jobs_prune(ctx: click.Context, days: float | None, keep: int | None) -> None
     settings = settings_from(ctx)
     days = days if days is not None else (settings.limits.retention_days or None)
     keep = keep if keep is not None else (settings.limits.retention_jobs or None)
+    if days is None and keep is None:
+        raise click.UsageError("no retention is set: give --days or --keep (or set limits.retention_days or limits.retention_jobs)")
     with writable_workspace(ctx) as (ws, _attached):
         dropped = ws.prune_jobs(max_age_days=days, max_jobs=keep)
-    click.echo(f"Dropped {dropped} jobs.")
+    if dropped:
+        click.echo(f"Dropped {dropped} jobs.")
+    else:
+        click.echo("Dropped no jobs: the log drops whole segments of older jobs, and never the newest one "
+                   "(the open segment, up to a few thousand jobs).")
 
 
 @main.command("send-email")

@@ -4,7 +4,8 @@ A blob lives at `<data_dir>/blobs/<first two hex digits>/<sha256 hex>`, mode 060
 written atomically (temp file, fsync, rename, fsync of the directory), so a blob that
 exists is complete, and writing the same bytes twice is a no-op. Names are checked to
 be 64 lowercase hex digits before any path is built, so a name can never walk out of
-the blob directory.
+the blob directory. Putting bytes already stored refreshes the file's mtime, which is
+how pruning tells a blob just taken into use again from one only old jobs refer to.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from pathlib import Path
 
 from payloads_tui.domain.errors import NotFoundError, ValidationError
@@ -44,7 +46,11 @@ class BlobStore:
         sha = hashlib.sha256(data).hexdigest()
         path = self.root / sha[:2] / sha
         if path.exists():
-            return sha
+            try:
+                os.utime(path)  # in use again: `delete(unused_for=…)` leaves it alone
+                return sha
+            except FileNotFoundError:
+                pass  # deleted just now: write it again
         if not path.parent.is_dir():
             root_existed = self.root.is_dir()
             ensure_private_dir(self.root)
@@ -75,10 +81,17 @@ class BlobStore:
         except FileNotFoundError:
             raise NotFoundError(f"blob {sha} is missing from {self.root}") from None
 
-    def delete(self, sha: str) -> bool:
-        """Remove blob `sha`; return whether it existed."""
+    def delete(self, sha: str, *, unused_for: float = 0.0) -> bool:
+        """Remove blob `sha`; return whether it was removed.
+
+        With `unused_for`, a blob written or put again within that many seconds stays: a
+        job that is about to refer to it (its body stored, the job not yet logged) keeps it.
+        """
+        path = self.path_of(sha)
         try:
-            os.unlink(self.path_of(sha))
+            if unused_for > 0 and time.time() - path.stat().st_mtime < unused_for:
+                return False
+            os.unlink(path)
         except FileNotFoundError:
             return False
         return True

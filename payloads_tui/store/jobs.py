@@ -127,6 +127,9 @@ VIEW_CACHE_HEADS = 32_768
 SEAL_RETRY_SECONDS = 5.0
 KICK_TIMEOUT = 0.05
 READ_ATTEMPTS = 3
+#: Seconds a blob put again stays when the jobs pruned were its only users: a job about to
+#: be logged (a body stored, an email's attachments being processed) may refer to it.
+BLOB_PRUNE_GRACE = 3600.0
 
 
 class JobLog:
@@ -814,27 +817,16 @@ class JobLog:
     def prune(self, *, max_age_days: float | None = None, max_jobs: int | None = None) -> int:
         """Drop whole sealed segments older than `max_age_days` or beyond `max_jobs`; return jobs dropped.
 
-        Blobs referenced only by dropped jobs are deleted. The active log (and a segment
+        Blobs referenced only by dropped jobs are deleted, unless put again within the last
+        `BLOB_PRUNE_GRACE` seconds (a job about to be logged needs it). The active log (and a segment
         being sealed) is never dropped, so up to a segment more than `max_jobs` may remain.
         """
+        if not self._prune_plan(max_age_days, max_jobs):
+            return 0  # the usual case of a periodic prune: no commit waits for it
         with self._write_mutex:
             self._finish_sealing()
             state = self._state
-            with self._lock:
-                segments = list(state.segments)
-                total = sum(state.total.values())
-            drop: list[Segment] = []
-            if max_age_days is not None:
-                cutoff = time.time() - max_age_days * 86400
-                drop = [s for s in segments if s.created_max < cutoff]
-            if max_jobs is not None:
-                remaining = total - sum(s.jobs for s in drop)
-                for segment in segments:
-                    if remaining <= max_jobs:
-                        break
-                    if segment not in drop:
-                        drop.append(segment)
-                        remaining -= segment.jobs
+            drop = self._prune_plan(max_age_days, max_jobs)
             if not drop:
                 return 0
             dropped_ids = {s.id for s in drop}
@@ -845,7 +837,8 @@ class JobLog:
                 with self._lock:
                     overlaid = state.overlay.get(segment.id, {}).values()
                     candidates.update(sha for head, _ in overlaid for sha in head.blobs)
-            kept = [s.meta for s in segments if s.id not in dropped_ids]
+            with self._lock:
+                kept = [s.meta for s in state.segments if s.id not in dropped_ids]
             # A frozen log that failed to seal is still the manifest's active log.
             active_id = state.frozen.id if state.frozen is not None else state.active_id
             self._write_manifest(kept, active_id, state.sealed_upto, self.durable)
@@ -857,8 +850,27 @@ class JobLog:
                 remove_segment_files(self.jobs_dir, segment.id, segment.meta.gen)
             if candidates:
                 for sha in candidates - self._referenced_blobs():
-                    self.blobs.delete(sha)
+                    self.blobs.delete(sha, unused_for=BLOB_PRUNE_GRACE)
             return dropped_jobs
+
+    def _prune_plan(self, max_age_days: float | None, max_jobs: int | None) -> list[Segment]:
+        """The sealed segments `prune()` would drop now, oldest first."""
+        with self._lock:
+            segments = list(self._state.segments)
+            total = sum(self._state.total.values())
+        drop: list[Segment] = []
+        if max_age_days is not None:
+            cutoff = time.time() - max_age_days * 86400
+            drop = [s for s in segments if s.created_max < cutoff]
+        if max_jobs is not None:
+            remaining = total - sum(s.jobs for s in drop)
+            for segment in segments:
+                if remaining <= max_jobs:
+                    break
+                if segment not in drop:
+                    drop.append(segment)
+                    remaining -= segment.jobs
+        return drop
 
     def _referenced_blobs(self) -> set[str]:
         """Blob shas any kept job refers to (reads the indexes of segments that have blobs)."""

@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from payloads_tui.cli import main
 from payloads_tui.service.sandbox import Sandbox
 from payloads_tui.settings import load_settings
 from payloads_tui.service.workspace import Workspace
+from payloads_tui.store.jobs import JobLog
 from payloads_tui.store.demo import (
     CHECKOUT_WEBHOOK,
     CUSTOMER_WEBHOOK,
@@ -238,3 +240,24 @@ def test_jobs_says_when_there_are_none(runner: CliRunner, demo_dir: Path) -> Non
     assert empty.exit_code == 0 and empty.stdout == "" and empty.stderr == "No jobs yet.\n"
     as_json = invoke(runner, "--data-dir", str(demo_dir), "jobs", "--json")
     assert as_json.exit_code == 0 and as_json.output == ""
+
+
+def test_jobs_prune_drops_old_segments_and_refuses_bad_limits(runner: CliRunner, demo_dir: Path) -> None:
+    with JobLog(demo_dir, durable=False, segment_jobs=5) as log:
+        for created in [time.time() - 40 * 86400] * 10 + [time.time()] * 3:
+            job = log.create("inbound", DEMO_SLUG, CUSTOMER_WEBHOOK, "External API", created=created)
+            job.status = "Completed"
+            log.save(job)
+            if log.total() == 10:
+                log.settle()
+    home = ["--data-dir", str(demo_dir)]
+    negative = invoke(runner, *home, "jobs", "prune", "--days", "-1")
+    assert negative.exit_code == 2 and "-1" in negative.stderr
+    unset = invoke(runner, *home, "jobs", "prune", env={"PAYLOADS_RETENTION_DAYS": "0", "PAYLOADS_RETENTION_JOBS": "0"})
+    assert unset.exit_code == 2 and "no retention is set: give --days or --keep" in unset.stderr
+    pruned = invoke(runner, *home, "jobs", "prune", "--days", "30")
+    assert pruned.exit_code == 0 and pruned.stdout == "Dropped 10 jobs.\n"
+    again = invoke(runner, *home, "jobs", "prune", "--keep", "0")
+    assert again.exit_code == 0 and again.stdout.startswith("Dropped no jobs: the log drops whole segments")
+    left = invoke(runner, *home, "jobs", "--json")
+    assert [json.loads(line)["number"] for line in left.stdout.splitlines()] == ["IN-13", "IN-12", "IN-11"]

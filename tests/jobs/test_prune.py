@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -86,6 +87,31 @@ def test_prune_deletes_blobs_only_pruned_jobs_referred_to(tmp_path: Path) -> Non
         log.settle()
         add(log, 5, now, request=shared)
         log.settle()
+        for sha in (only_old.body_blob, shared.body_blob):  # written when those jobs came
+            os.utime(log.blobs.path_of(sha), (now - 40 * DAY, now - 40 * DAY))
         assert log.prune(max_age_days=30) == 5
         assert not log.blobs.exists(only_old.body_blob)
         assert log.blobs.exists(shared.body_blob)
+
+
+def test_prune_keeps_an_old_blob_a_new_job_is_about_to_refer_to(tmp_path: Path) -> None:
+    """The body of a job being received equals one only pruned jobs had: storing it again (before the
+    new job is logged) must keep the blob, or the new job would point at nothing."""
+    now = time.time()
+    with JobLog(tmp_path, durable=False, segment_jobs=SEGMENT, blob_threshold=64) as log:
+        old = HttpExchange()
+        log.externalize(old, b"b" * 1000, "text/plain")
+        assert old.body_blob
+        add(log, 5, now - 40 * DAY, request=old)
+        log.settle()
+        add(log, 2, now)
+        path = log.blobs.path_of(old.body_blob)
+        os.utime(path, (now - 40 * DAY, now - 40 * DAY))
+        arriving = HttpExchange()
+        log.externalize(arriving, b"b" * 1000, "text/plain")  # same bytes: the blob is put again
+        assert arriving.body_blob == old.body_blob
+        assert log.prune(max_age_days=30) == 5
+        assert log.blobs.exists(old.body_blob)
+        add(log, 1, now, request=arriving)
+        [newest] = log.newest("inbound", limit=1)
+        assert log.body_of(newest.request) == b"b" * 1000
