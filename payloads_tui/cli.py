@@ -358,9 +358,10 @@ def with_executor(ws: Any, attached: bool, action: Callable[[], Awaitable[Any]])
     from payloads_tui.service.service import Service
 
     async def go() -> Any:
-        # No receivers: a one-shot command must not take (or fail on) the service's ports.
+        # No receivers: a one-shot command must not take (or fail on) the service's ports;
+        # no retention either: pruning is the running service's (or `jobs prune`'s) business.
         # One command's few jobs: processing them in a thread beats starting a worker process.
-        service = Service(ws, http=False, smtp=False, inbound_worker=False)
+        service = Service(ws, http=False, smtp=False, inbound_worker=False, retention=False)
         await service.start()
         try:
             return await action()

@@ -2,7 +2,8 @@
 
 Start order: bind the listening sockets first (so a port in use fails at once, before
 anything else starts), then the executor (which resumes jobs left unfinished), then
-the HTTP receiver, the SMTP receiver and, if asked, the demo sandbox. Stop runs in
+the HTTP receiver, the SMTP receiver, if asked the demo sandbox, and retention (the
+job log pruned now and then by the retention settings, `retention.py`). Stop runs in
 reverse: the edges stop accepting, then the executor finishes or parks its work.
 
 Addresses: `None` takes the address from the workspace's settings, `False` leaves
@@ -30,6 +31,7 @@ from payloads_tui.engine.executor import Executor
 from payloads_tui.engine.inboundworker import InboundWorker
 from payloads_tui.service.gctune import GcTuning
 from payloads_tui.service.http import HttpServer, make_http_app
+from payloads_tui.service.retention import Retention
 from payloads_tui.service.sandbox import Sandbox
 from payloads_tui.service.smtp import MailHandler, SmtpServer
 from payloads_tui.store.demo import DEMO_SANDBOX_URL, DEMO_SLUG
@@ -100,6 +102,7 @@ class Service:
         sandbox: bool = False,
         transport: Any = None,
         inbound_worker: bool | None = None,
+        retention: bool = True,
     ) -> None:
         self.workspace = workspace
         settings = workspace.settings
@@ -127,6 +130,8 @@ class Service:
         self._smtp: SmtpServer | None = None
         self._smtp_bound: Address | None = None
         self._sandbox: Sandbox | None = None
+        #: Prunes the job log by the retention settings while running (off for one-shot commands).
+        self.retention = Retention(workspace) if retention else None
         workspace.service = self  # type: ignore[attr-defined]
 
     # --- addresses ---------------------------------------------------------------------
@@ -196,6 +201,8 @@ class Service:
                 await self._smtp.start()
             if self._want_sandbox:
                 await self._start_sandbox()
+            if self.retention is not None:
+                self.retention.start()
             self._gc.apply()
         except BaseException as exc:
             for sock in (http_sock, smtp_sock):
@@ -255,6 +262,8 @@ class Service:
         return "127.0.0.1", 0
 
     async def _stop_parts(self) -> None:
+        if self.retention is not None:
+            await self._quietly(self.retention.stop(), "retention")
         if self._http is not None:
             server, self._http = self._http, None
             await self._quietly(server.stop(), "HTTP receiver")
