@@ -327,6 +327,42 @@ class StatusChanges:
         return True
 
 
+class RefusalLog:
+    """Prints refused requests for `payloads serve`: the first at once, a burst's rest counted later."""
+
+    def __init__(self, loop: Any) -> None:
+        from payloads_tui.service.refusals import RefusalDigest
+
+        self._loop = loop
+        self._digest = RefusalDigest()
+        self._flush_due: Any = None
+
+    def offer(self, event: Any) -> None:
+        """Take an `AuthRejected` event; from any thread."""
+        self._loop.call_soon_threadsafe(self._on_loop, event)
+
+    def flush(self) -> None:
+        """Print the count of refusals held back, if any (on the loop)."""
+        if self._flush_due is not None:
+            self._flush_due.cancel()
+            self._flush_due = None
+        self._print(self._digest.flush())
+
+    def _on_loop(self, event: Any) -> None:
+        notice = self._digest.offer(event)
+        self._print(notice)
+        if notice is None and self._flush_due is None:
+            self._flush_due = self._loop.call_later(self._digest.interval, self.flush)
+
+    @staticmethod
+    def _print(notice: Any) -> None:
+        if notice is not None:
+            import time
+
+            whose = f"{notice.integration}: " if notice.integration else ""
+            click.echo(f"{'refused':<9} {short_time(time.time())}  {whose}{notice.text}")
+
+
 @contextlib.contextmanager
 def writable_workspace(ctx: click.Context) -> Iterator[tuple[Any, bool]]:
     """(workspace, attached): this directory opened for writing, or the running service's.
@@ -383,11 +419,9 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
     import asyncio
     import logging
     import signal
-    import time
 
     from payloads_tui.service.control import ControlServer
     from payloads_tui.service.events import AuthRejected, JobChanged
-    from payloads_tui.service.refusals import RefusalDigest, RefusalNotice
     from payloads_tui.service.service import Service
 
     settings = settings_from(ctx, http=http, smtp=smtp)
@@ -406,27 +440,11 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
                     click.echo(job_line(job))
 
             loop = asyncio.get_running_loop()
-            digest = RefusalDigest()
-            flush_due: list[asyncio.TimerHandle] = []
-
-            def show_refusal(notice: RefusalNotice | None) -> None:
-                if notice is not None:
-                    whose = f"{notice.integration}: " if notice.integration else ""
-                    click.echo(f"{'refused':<9} {short_time(time.time())}  {whose}{notice.text}")
-
-            def flush_refusals() -> None:
-                flush_due.clear()
-                show_refusal(digest.flush())
-
-            def refused(event: AuthRejected) -> None:  # on the loop
-                notice = digest.offer(event)
-                show_refusal(notice)
-                if notice is None and not flush_due:
-                    flush_due.append(loop.call_later(digest.interval, flush_refusals))
+            refusals = RefusalLog(loop)
 
             def log_event(event: Any) -> None:
                 if isinstance(event, AuthRejected):
-                    loop.call_soon_threadsafe(refused, event)
+                    refusals.offer(event)
                 else:
                     log_job(event)
 
@@ -448,9 +466,7 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
                 click.echo("Ctrl+C stops.")
                 await stop.wait()
             finally:
-                for handle in flush_due:
-                    handle.cancel()
-                show_refusal(digest.flush())
+                refusals.flush()
                 click.echo("Stopping…")
                 await control.stop()
                 await service.stop()
