@@ -292,11 +292,18 @@ def short_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def with_code(code: int | None, text: str | None) -> str:
+    """`429 Too Many Requests` from a code and a message that may already start with it."""
+    text = text or ""
+    if code is None or text.startswith(str(code)):
+        return text
+    return f"{code} {text}".strip()
+
+
 def job_line(job: Any) -> str:
     code = ""
     if job.response is not None and job.response.code is not None:
-        message = job.response.message or ""
-        code = message if message.startswith(str(job.response.code)) else f"{job.response.code} {message}".strip()
+        code = with_code(job.response.code, job.response.message)
     counts = f"{job.records_processed} ok" + (f", {job.records_failed} failed" if job.records_failed else "")
     detail = code if job.kind == "outbound" else counts
     error = f"  {job.error}" if job.error and job.status == "Failed" else ""
@@ -604,7 +611,7 @@ def format_job(ws: Any, job: Any) -> str:
     for title, exchange, which in (("request", job.request, "request"), ("response", job.response, "response")):
         if exchange is None:
             continue
-        head = f"{exchange.method} {exchange.url}".strip() if title == "request" else f"{exchange.code or ''} {exchange.message}".strip()
+        head = f"{exchange.method} {exchange.url}".strip() if title == "request" else with_code(exchange.code, exchange.message)
         lines.append(f"--- {title}: {head}")
         for name, value in exchange.headers.items():
             lines.append(f"{name}: {value}")
@@ -620,7 +627,7 @@ def format_job(ws: Any, job: Any) -> str:
     if job.attempts:
         lines.append("--- attempts")
         for a in job.attempts:
-            lines.append(f"  #{a.number} {iso_time(a.started)} {a.response_code or ''} {a.error or ''}".rstrip())
+            lines.append(f"  #{a.number} {iso_time(a.started)} {with_code(a.response_code, a.error)}".rstrip())
     links = job.links
     related = [("from", links.parent), ("original", links.original)]
     related += [("started", c) for c in links.children] + [("rerun", r) for r in links.reruns]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from payloads_tui.cli import main
+from payloads_tui.cli import main, with_code
 from payloads_tui.service.sandbox import Sandbox
 from payloads_tui.settings import load_settings
 from payloads_tui.service.workspace import Workspace
@@ -226,6 +226,9 @@ def test_run_without_a_service_takes_no_port(runner: CliRunner, demo_dir: Path, 
     assert "in use" not in result.output and "OUT-1" in result.output and "Completed" in result.output
     assert sandbox.requests >= 1
 
+    shown = invoke(runner, "--data-dir", str(demo_dir), "jobs", "show", "OUT-1")
+    assert shown.exit_code == 0 and "\n--- response: 200 OK\n" in shown.stdout and "200 200" not in shown.stdout
+
     listed = invoke(runner, "--data-dir", str(demo_dir), "jobs", "--status", "completed")
     assert listed.exit_code == 0 and "OUT-1" in listed.stdout
     none = invoke(runner, "--data-dir", str(demo_dir), "jobs", "--status", "partially  completed")
@@ -261,3 +264,13 @@ def test_jobs_prune_drops_old_segments_and_refuses_bad_limits(runner: CliRunner,
     assert again.exit_code == 0 and again.stdout.startswith("Dropped no jobs: the log drops whole segments")
     left = invoke(runner, *home, "jobs", "--json")
     assert [json.loads(line)["number"] for line in left.stdout.splitlines()] == ["IN-13", "IN-12", "IN-11"]
+
+
+@pytest.mark.parametrize(("code", "text", "shown"), [
+    (429, "429 Too Many Requests: slow down", "429 Too Many Requests: slow down"),
+    (200, "OK", "200 OK"),
+    (500, None, "500"),
+    (None, "connection refused", "connection refused"),
+])
+def test_a_code_is_shown_once(code: int | None, text: str | None, shown: str) -> None:
+    assert with_code(code, text) == shown
