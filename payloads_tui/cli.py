@@ -470,6 +470,8 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
                 click.echo(f"SMTP receiver  {service.smtp_address}")
                 if getattr(service, "sandbox_url", None):
                     click.echo(f"Sandbox        {service.sandbox_url}")
+                for warning in service.exposure_warnings():
+                    click.echo(f"warning: {warning}", err=True)
                 click.echo("Ctrl+C stops.")
                 await stop.wait()
             finally:

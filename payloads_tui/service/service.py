@@ -19,13 +19,16 @@ collector is tuned while the service runs (`gctune.py`).
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import socket
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from payloads_tui.domain.errors import NotFoundError, PayloadsError, ServiceError
+from payloads_tui.domain.models import Integration
 from payloads_tui.engine.events import ServiceChanged
 from payloads_tui.engine.executor import Executor
 from payloads_tui.engine.inboundworker import InboundWorker
@@ -76,6 +79,35 @@ def bind_listener(address: Address, setting: str) -> socket.socket:
         raise ServiceError(f"cannot listen on {shown} ({exc.strerror}); {hint}") from None
     sock.setblocking(False)
     return sock
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listener on `host` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+def exposure_warnings(http: Address | None, smtp: Address | None, integrations: Iterable[Integration]) -> list[str]:
+    """What an operator must know when a receiver listens beyond this machine (empty on loopback)."""
+    warnings: list[str] = []
+    if http is not None and not is_loopback(http[0]):
+        where = format_address(*http)
+        unauthenticated = [f"/api/{i.slug}/{a.path}" for i in integrations for a in i.apis
+                           if a.active and a.auth == "none"]
+        if unauthenticated:
+            warnings.append(f"the HTTP receiver listens on {where}, beyond this machine, and these External APIs "
+                            f"take requests without any credential: {', '.join(unauthenticated)}")
+        else:
+            warnings.append(f"the HTTP receiver listens on {where}, beyond this machine "
+                            "(every External API checks its token or signature)")
+    if smtp is not None and not is_loopback(smtp[0]):
+        warnings.append(f"the SMTP receiver listens on {format_address(*smtp)}, beyond this machine: anyone who "
+                        "reaches it can send mail to the active Email Service addresses (SMTP has no sign-in here)")
+    return warnings
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -161,6 +193,12 @@ class Service:
         """Full URL of an External API, e.g. `http://127.0.0.1:8787/api/stripe/customers`."""
         base = self.http_url or f"http://{format_address(*self.workspace.settings.http_address)}"
         return f"{base}/api/{integration_slug}/{path.lstrip('/')}"
+
+    def exposure_warnings(self) -> list[str]:
+        """`exposure_warnings()` for the listeners as bound (empty before `start()`)."""
+        if not self.running:
+            return []
+        return exposure_warnings(self._http_bound, self._smtp_bound, self.workspace.integrations())
 
     def status(self) -> dict[str, Any]:
         return {

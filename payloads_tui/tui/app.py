@@ -125,6 +125,10 @@ class PayloadsApp(App[None]):
         except (PayloadsError, OSError) as exc:
             self.service_error = str(as_payloads_error(exc))
             self.notify(f"The service did not start: {self.service_error}", severity="error", timeout=15)
+        else:
+            for warning in self.service.exposure_warnings():
+                self.notify(warning[0].upper() + warning[1:] + ".", title="Reachable from other machines",
+                            severity="warning", timeout=20, markup=False)
         self._broadcast(ServiceUpdated(self.workspace.service_status(), self.service_error))
 
     def _stop_on_signals(self) -> None:

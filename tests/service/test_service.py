@@ -9,7 +9,8 @@ import pytest
 
 from payloads_tui.domain.errors import ServiceError
 from payloads_tui.engine.events import ServiceChanged
-from payloads_tui.service.service import Service
+from payloads_tui.domain.models import ExternalApi, Integration
+from payloads_tui.service.service import Service, exposure_warnings, is_loopback
 from payloads_tui.service.workspace import Workspace
 from payloads_tui.store.demo import DEMO_STRIPE_KEY
 
@@ -104,3 +105,38 @@ async def test_sandbox_moves_when_its_port_is_taken(workspace: Workspace) -> Non
             await service.stop()
     finally:
         taken.close()
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("[::1]", True), ("localhost", True),
+    ("0.0.0.0", False), ("::", False), ("192.168.1.20", False), ("example.internal", False),
+])
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_a_receiver_beyond_loopback_is_warned_about_naming_open_apis() -> None:
+    integration = Integration(slug="shop", name="Shop", apis=[
+        ExternalApi(path="orders", payload="Order", auth="none"),
+        ExternalApi(path="paused", payload="Order", auth="none", active=False),
+        ExternalApi(path="signed", payload="Order", auth="hmac", secret="x"),
+    ])
+    assert exposure_warnings(("127.0.0.1", 8787), ("::1", 2525), [integration]) == []
+    [http, smtp] = exposure_warnings(("0.0.0.0", 8787), ("0.0.0.0", 2525), [integration])
+    assert http == ("the HTTP receiver listens on 0.0.0.0:8787, beyond this machine, and these External APIs "
+                    "take requests without any credential: /api/shop/orders")
+    assert smtp.startswith("the SMTP receiver listens on 0.0.0.0:2525, beyond this machine: anyone who")
+    [signed_only] = exposure_warnings(("::", 8787), None, [Integration(slug="shop", name="Shop", apis=[
+        ExternalApi(path="signed", payload="Order", auth="hmac", secret="x")])])
+    assert signed_only == ("the HTTP receiver listens on [::]:8787, beyond this machine "
+                           "(every External API checks its token or signature)")
+
+
+async def test_a_loopback_service_has_no_exposure_warning(workspace: Workspace) -> None:
+    service = Service(workspace, http=("127.0.0.1", 0), smtp=("127.0.0.1", 0))
+    assert service.exposure_warnings() == []
+    await service.start()
+    try:
+        assert service.exposure_warnings() == []
+    finally:
+        await service.stop()
