@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from payloads_tui.domain.errors import ParseError
-from payloads_tui.domain.formats import encode_body, parse_body
+from payloads_tui.domain.formats import encode_body, jsonfmt, parse_body
+from payloads_tui.domain.formats.jsonfmt import parse_json
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -144,3 +147,30 @@ def test_encode_json_refuses_what_is_not_json() -> None:
         encode_body("json", {"when": object()})
     with pytest.raises(ParseError, match="cannot encode JSON"):
         encode_body("json", {"text": "\ud800"})
+
+
+def outcome(body: bytes, charset: str | None) -> tuple[str, object]:
+    try:
+        return "value", parse_json(body, charset)
+    except ParseError as exc:
+        return "error", str(exc)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+json_bytes = json_values.map(lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.one_of(json_bytes, st.binary(max_size=40), json_bytes.map(lambda b: b[: len(b) // 2] + b"\xff")),
+       charset=st.sampled_from([None, "utf-8", "UTF-8"]))
+def test_the_fast_utf8_path_answers_as_the_general_one(body: bytes, charset: str | None) -> None:
+    """Plain UTF-8 bodies go to msgspec as bytes; the value, or the error and its wording, must be the same."""
+    fast = outcome(body, charset)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(jsonfmt, "_plain_utf8", lambda body, charset: False)
+        assert outcome(body, charset) == fast

@@ -21,10 +21,17 @@ from payloads_tui.domain.formats.common import line_column
 
 _BYTE_OFFSET = re.compile(r"\s*\(byte (\d+)\)\s*$")
 _JSON_WHITESPACE = " \t\r\n"
+#: First bytes of a body that is UTF-16/32 or starts with a byte-order mark.
+_NOT_PLAIN_FIRST = frozenset({0x00, 0xEF, 0xFE, 0xFF})
 
 
 def parse_json(body: bytes, charset: str | None = None) -> Any:
     """The JSON value in `body`; a `ParseError` naming line and column if it is not JSON."""
+    if _plain_utf8(body, charset):
+        try:  # the common case, straight from the bytes (msgspec refuses bad UTF-8): 2x faster
+            return msgspec.json.decode(body)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            pass  # the way below says why, with line and column
     if charset:
         codec = text_codec(charset)
         skip = 3 if codec == "utf-8" and body.startswith(b"\xef\xbb\xbf") else 0
@@ -42,6 +49,13 @@ def parse_json(body: bytes, charset: str | None = None) -> Any:
         raise ParseError(*_located(str(exc), text)) from None
     except RecursionError:
         raise ParseError("invalid JSON: the document is nested too deeply to read", None) from None
+
+
+def _plain_utf8(body: bytes, charset: str | None) -> bool:
+    """Whether `body` is to be read as UTF-8 without a BOM (so its bytes can go to msgspec as they are)."""
+    if charset and text_codec(charset) != "utf-8":
+        return False
+    return len(body) >= 2 and body[0] not in _NOT_PLAIN_FIRST and body[1] != 0
 
 
 def _located(message: str, text: str) -> tuple[str, str]:
