@@ -433,6 +433,7 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
 
     settings = settings_from(ctx, http=http, smtp=smtp)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("payloads_tui.service.retention").setLevel(logging.INFO)  # what retention dropped
 
     async def run() -> None:
         with open_workspace(ctx) as ws:

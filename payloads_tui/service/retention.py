@@ -66,9 +66,9 @@ class Retention:
             return 0
         if dropped:
             self.dropped += dropped
-            kept = " and ".join(filter(None, [
-                f"{days:g} days" if days is not None else "",
-                f"the newest {jobs:,} jobs" if jobs is not None else "",
+            kept = ", ".join(filter(None, [
+                f"the last {days:g} days" if days is not None else "",
+                f"at most {jobs:,} jobs" if jobs is not None else "",
             ]))
             log.info("retention: dropped %d jobs (keeping %s)", dropped, kept)
         return dropped

@@ -57,7 +57,7 @@ async def test_the_running_service_prunes_by_age_on_its_own(settings: Settings,
         finally:
             await service.stop()
         assert [j.number for j in ws.newest_jobs("inbound", limit=20)] == ["IN-13", "IN-12", "IN-11"]
-        assert "retention: dropped 10 jobs (keeping 30 days)" in caplog.text
+        assert "retention: dropped 10 jobs (keeping the last 30 days)" in caplog.text
 
 
 async def test_retention_by_count_runs_again_every_interval(settings: Settings,
