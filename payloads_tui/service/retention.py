@@ -38,6 +38,7 @@ class Retention:
         self.first = first
         self.dropped = 0  # jobs dropped since started (tests, status)
         self._task: asyncio.Task[None] | None = None
+        self._pruning: asyncio.Future[int] | None = None  # the prune thread's result, while it runs
 
     @property
     def limits(self) -> tuple[float | None, int | None]:
@@ -50,17 +51,24 @@ class Retention:
             self._task = asyncio.create_task(self._run(), name="payloads-retention")
 
     async def stop(self) -> None:
+        """Stop pruning; a prune already running in its thread is waited for (the log closes next)."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        pruning = self._pruning
+        if pruning is not None and not pruning.done():
+            with contextlib.suppress(Exception):
+                await pruning
 
     async def prune_now(self) -> int:
         """Apply the retention settings once; returns the jobs dropped (0 on a failure, which is logged)."""
         days, jobs = self.limits
+        pruning = self._pruning = asyncio.ensure_future(
+            asyncio.to_thread(self.workspace.prune_jobs, max_age_days=days, max_jobs=jobs))
         try:
-            dropped = await asyncio.to_thread(self.workspace.prune_jobs, max_age_days=days, max_jobs=jobs)
+            dropped = await asyncio.shield(pruning)  # a cancelled caller leaves it to `stop()`
         except PayloadsError as exc:
             log.warning("retention: the job log could not be pruned: %s", exc)
             return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -112,3 +113,22 @@ async def test_a_failed_prune_is_logged_and_retention_goes_on(settings: Settings
         finally:
             await retention.stop()
         assert "retention: the job log could not be pruned: the disk is full" in caplog.text
+
+
+async def test_stopping_waits_for_a_prune_under_way(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The log closes right after the service stops: a prune in its thread must be over by then."""
+    old_and_new_jobs(settings.home)
+    with Workspace(with_retention(settings, days=30, jobs=0)) as ws:
+        real, started = ws.prune_jobs, threading.Event()
+
+        def slow(**limits: object) -> int:  # a prune that takes a while (many segments and blobs)
+            started.set()
+            time.sleep(0.3)
+            return real(**limits)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(ws, "prune_jobs", slow)
+        retention = Retention(ws, first=0.0)
+        retention.start()
+        await asyncio.to_thread(started.wait, 5)
+        await retention.stop()
+        assert ws.jobs.total() == 3  # the prune finished before stop() returned
