@@ -199,6 +199,8 @@ def import_cmd(ctx: click.Context, file: Path, on_conflict: str) -> None:
         click.echo(f"Secrets to set (the bundle left them out): {', '.join(result.secrets_missing)}")
     if result.deactivated:
         click.echo(f"Inactive until their secret is set: {', '.join(result.deactivated)}")
+    if result.emails_deactivated:
+        click.echo(f"Inactive, as another integration receives their address: {', '.join(result.emails_deactivated)}")
 
 
 @main.group()

@@ -85,11 +85,12 @@ class MailboxDirectory:
         by_address = self._by_address
         if by_address is None:
             generation = self._generation
-            by_address = {
-                service.address.lower(): (integration.slug, service)
-                for integration in self._workspace.integrations()
-                for service in integration.emails
-            }
+            by_address: dict[str, tuple[str, EmailService]] = {}
+            for integration in self._workspace.integrations():
+                for service in integration.emails:
+                    known = by_address.get(service.address.lower())
+                    if known is None or service.active and not known[1].active:  # the active one receives
+                        by_address[service.address.lower()] = (integration.slug, service)
             if generation == self._generation:  # no change arrived while reading
                 self._by_address = by_address
         return by_address.get(address.lower())

@@ -21,6 +21,10 @@ invented. This needs `validate_integration` to require the token hash / signing
 secret only of *active* APIs. Credentials simply arrive without their secrets
 (`ImportResult.secrets_missing`).
 
+Imported Email Services whose address is already an active Email Service of another
+integration here are saved inactive too (`ImportResult.emails_deactivated`): mail to
+an address reaches one integration only.
+
 Import. The format and version are checked first, then every field is converted
 (`from_data`, errors name the field as `integration.inbound[0].targets[1].object`),
 the passphrase is checked, and the integration and schemas are validated — all
@@ -114,6 +118,8 @@ class ImportResult:
     secrets_missing: list[str] = field(default_factory=list)
     #: External APIs saved inactive because they arrived without their token or signing secret.
     deactivated: list[str] = field(default_factory=list)
+    #: Email Services saved inactive because another integration here has their address active.
+    emails_deactivated: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -520,6 +526,11 @@ def import_bundle(
     kept_secrets = _assign_ids(incoming, existing, keep_secrets=fernet is None)
     for api in switched_off:
         api.active = not _unsecured(api)
+    taken = config.active_addresses(besides=incoming.id)
+    addresses_taken = [email for email in incoming.emails
+                       if email.active and email.address.strip().casefold() in taken]
+    for email in addresses_taken:  # another integration here receives that address's mail
+        email.active = False
     _validate(incoming, schemas)
 
     kept_schemas = [s.name for s in schemas if config.schema(s.name) is not None]
@@ -553,4 +564,6 @@ def import_bundle(
         secrets_imported=len(opened),
         secrets_missing=[label for label in left_out if label not in kept_secrets],
         deactivated=[f"{api.method} {api.path}" for api in switched_off if not api.active],
+        emails_deactivated=[f"{email.address} (active in {taken[email.address.strip().casefold()][0]})"
+                            for email in addresses_taken],
     )

@@ -343,6 +343,25 @@ class ConfigStore:
                 raise ConflictError(
                     f"an integration named {other.name!r} already exists (slug {other.slug!r}); choose another name"
                 )
+        taken = self._active_addresses(candidate.id)
+        for index, email in enumerate(candidate.emails):
+            owner = taken.get(_folded(email.address))
+            if email.active and owner is not None:
+                raise ValidationError(
+                    f"{email.address} is already an active Email Service of {owner[1]!r} (slug {owner[0]!r}); "
+                    "mail to an address reaches one integration: deactivate one of the two",
+                    f"emails[{index}].address",
+                )
+
+    def active_addresses(self, *, besides: str | None = None) -> dict[str, tuple[str, str]]:
+        """Active Email Service addresses (case-folded) → (slug, name) of their integration, but `besides`'s."""
+        with self._lock:
+            return self._active_addresses(besides)
+
+    def _active_addresses(self, besides: str | None) -> dict[str, tuple[str, str]]:
+        return {_folded(email.address): (integration.slug, integration.name)
+                for integration in self._integrations.values() if integration.id != besides
+                for email in integration.emails if email.active}
 
     # --- object schemas --------------------------------------------------------------
 

@@ -247,7 +247,7 @@ def test_skip_changes_nothing(source: Env, target: Env, protected: dict[str, Any
 
 
 def test_rename_picks_the_next_free_slug_and_name(source: Env, target: Env, protected: dict[str, Any]) -> None:
-    import_bundle(target.config, target.vault, protected, passphrase=PASSPHRASE)
+    first = import_bundle(target.config, target.vault, protected, passphrase=PASSPHRASE)
     second = import_bundle(target.config, target.vault, protected, on_conflict="rename", passphrase=PASSPHRASE)
     third = import_bundle(target.config, target.vault, protected, on_conflict="rename", passphrase=PASSPHRASE)
     assert (second.action, second.renamed_to, second.integration.name) == ("created", "stripe-2", "Stripe (2)")
@@ -255,6 +255,9 @@ def test_rename_picks_the_next_free_slug_and_name(source: Env, target: Env, prot
     assert second.schemas_created == [] and second.schemas_kept == ["Account", "Contact", "Order"]
     assert ids_of(second.integration).isdisjoint(ids_of(target.config.get("stripe")))
     assert [i.slug for i in target.config.integrations()] == ["shop", "stripe", "stripe-2", "stripe-3"]
+    # the Email Service of each copy has an address the target's shop receives: it stays with the shop
+    assert first.emails_deactivated == second.emails_deactivated == ["support@payloads.localhost (active in shop)"]
+    assert not second.integration.emails[0].active and target.config.get("shop").emails[0].active
 
 
 def test_replace_keeps_ids_and_local_variable_values_and_shows_field_changes(

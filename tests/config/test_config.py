@@ -520,3 +520,23 @@ def test_a_schema_in_use_cannot_be_deleted_or_renamed(env: Env, stored: Integrat
     assert env.config.schema("Unused") is None
     with pytest.raises(NotFoundError):
         env.config.delete_schema("Unused")
+
+
+def test_an_active_address_belongs_to_one_integration(env: Env, stored: Integration) -> None:
+    """Mail to an address reaches one integration: a second active Email Service of it is refused at its field."""
+    other = stripe_integration(env.vault.encrypt, slug="other", name="Other")
+    other.emails[0].address = "Support@Payloads.localhost"
+    with pytest.raises(ValidationError) as refused:
+        env.config.create(other)
+    assert refused.value.field == "emails[0].address"
+    assert refused.value.reason.startswith(
+        "Support@Payloads.localhost is already an active Email Service of 'Stripe' (slug 'stripe')")
+    other.emails[0].active = False
+    created = env.config.create(other)  # an inactive twin may wait
+    created.emails[0].active = True
+    with pytest.raises(ValidationError):
+        env.config.save(created)
+    stored.emails[0].active = False
+    env.config.save(stored)
+    assert env.config.save(created).emails[0].active  # once the first is off, the twin may take over
+    assert env.config.active_addresses() == {"support@payloads.localhost": ("other", "Other")}

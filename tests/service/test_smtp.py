@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from payloads_tui.domain.errors import ServiceError
-from payloads_tui.domain.models import EmailService
+from payloads_tui.domain.models import EmailService, new_id
 from payloads_tui.engine.events import AuthRejected
 from payloads_tui.service.mail import send_email_async
 from payloads_tui.service.service import Service
@@ -213,3 +213,26 @@ async def test_swaks(workspace: Workspace, service: Service) -> None:
     job = await wait_for_job(workspace, number)
     assert job.status == "Completed", job.error
     assert [t["subject"] for t in workspace.records.all("Task") if t.get("sender") == "ops@example.com"] == ["From swaks"]
+
+
+async def test_mail_goes_to_the_integration_whose_service_of_the_address_is_active(
+        workspace: Workspace, service: Service) -> None:
+    """An inactive twin of an address (an imported copy) never takes its mail, whatever the order."""
+    twin = workspace.integration("stripe")
+    twin.id, twin.slug, twin.name = new_id(), "stripe-copy", "Stripe copy"
+    for email in twin.emails:
+        email.active = False
+    workspace.create_integration(twin)
+    assert [i.slug for i in workspace.integrations()][-1] == "stripe-copy"  # read after the active one
+
+    def send() -> tuple[int, bytes]:
+        with smtp_session(service) as client:
+            client.ehlo()
+            client.mail("ops@example.com")
+            client.rcpt(DEMO_EMAIL)
+            return client.data(message("Which one"))
+
+    code, reply = await asyncio.to_thread(send)
+    assert code == 250
+    [number] = numbers_of(reply.decode())
+    assert (await wait_for_job(workspace, number)).integration == "stripe"

@@ -282,4 +282,6 @@ def describe_import(result: object) -> str:
         parts.append(f"Set these secrets: {', '.join(missing)}.")
     if deactivated := getattr(result, "deactivated", None):
         parts.append(f"Inactive until given a token or secret: {', '.join(deactivated)}.")
+    if emails := getattr(result, "emails_deactivated", None):
+        parts.append(f"Inactive, as another integration receives their address: {', '.join(emails)}.")
     return " ".join(parts)
