@@ -533,6 +533,7 @@ def jobs(ctx: click.Context, integration: str | None, statuses: tuple[str, ...],
 
     statuses = tuple(job_status(name) for name in statuses)
     with open_workspace(ctx, read_only=True) as ws:
+        client = follow_client(ws) if follow else None  # refused before anything is listed
         found = ws.newest_jobs(kind, integration=integration, statuses=statuses or None, payload=payload,
                                text=text, limit=limit)
         for job in reversed(found) if follow else found:
@@ -540,8 +541,8 @@ def jobs(ctx: click.Context, integration: str | None, statuses: tuple[str, ...],
         if not found and not as_json:
             filtered = integration or statuses or kind or payload or text
             click.echo("No jobs match these filters." if filtered else "No jobs yet.", err=True)
-        if follow:
-            follow_jobs(ws, emit, integration=integration, statuses=set(statuses), kind=kind, payload=payload)
+        if client is not None:
+            follow_jobs(client, emit, integration=integration, statuses=set(statuses), kind=kind, payload=payload)
 
 
 def job_status(name: str) -> str:
@@ -557,17 +558,22 @@ def job_status(name: str) -> str:
     raise click.BadParameter(f"{name!r} is not a job status; use one of {', '.join(known)}", param_hint="--status")
 
 
-def follow_jobs(ws: Any, emit: Callable[[Any], None], *, integration: str | None, statuses: set[str],
-                kind: str | None, payload: str | None) -> None:
-    """Print job events from the running service until Ctrl+C."""
-    import asyncio
-
+def follow_client(ws: Any) -> Any:
+    """The running service's control client, for `--follow`; a clear error when none runs."""
     from payloads_tui.service.control import ControlClient
-    from payloads_tui.service.events import JobChanged
 
     client = ControlClient(ws.home)
     if not client.available():
         raise click.ClickException("--follow needs a running service on this data directory ('payloads serve')")
+    return client
+
+
+def follow_jobs(client: Any, emit: Callable[[Any], None], *, integration: str | None, statuses: set[str],
+                kind: str | None, payload: str | None) -> None:
+    """Print job events from the running service until Ctrl+C."""
+    import asyncio
+
+    from payloads_tui.service.events import JobChanged
 
     changes = StatusChanges()
 

@@ -243,6 +243,9 @@ def test_jobs_says_when_there_are_none(runner: CliRunner, demo_dir: Path) -> Non
     assert empty.exit_code == 0 and empty.stdout == "" and empty.stderr == "No jobs yet.\n"
     as_json = invoke(runner, "--data-dir", str(demo_dir), "jobs", "--json")
     assert as_json.exit_code == 0 and as_json.output == ""
+    follow = invoke(runner, "--data-dir", str(demo_dir), "jobs", "--follow")
+    assert follow.exit_code == 1 and follow.stdout == ""  # refused before anything is listed
+    assert "--follow needs a running service on this data directory" in follow.stderr
 
 
 def test_jobs_prune_drops_old_segments_and_refuses_bad_limits(runner: CliRunner, demo_dir: Path) -> None:
