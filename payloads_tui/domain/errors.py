@@ -69,8 +69,8 @@ class LockedError(StoreError):
         self.pid = pid
         holder = f"process {pid}" if pid else "another process"
         super().__init__(
-            f"the data directory {path} is in use by {holder}; stop it, or run this "
-            "command against the running service"
+            f"the data directory {path} is in use by {holder} (a console or `payloads serve`, which runs "
+            "the service there already); stop it first"
         )
 
 

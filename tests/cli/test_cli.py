@@ -159,6 +159,7 @@ def test_a_second_writer_is_refused_with_the_holders_pid(runner: CliRunner, demo
         result = runner.invoke(main, ["key", "rotate", "--data-dir", str(demo_dir)])
     assert result.exit_code == 1
     assert f"process {os.getpid()}" in result.output
+    assert result.output.rstrip().endswith("which runs the service there already); stop it first")
 
 
 @pytest.mark.parametrize(
