@@ -125,16 +125,25 @@ def demo(ctx: click.Context, seed_only: bool) -> None:
     The demo keeps its own data directory (PAYLOADS_HOME when set, else one beside the
     default data directory), so it never mixes with real integrations.
     """
-    with open_workspace(ctx, demo=True) as ws:
-        seed = ws.seed_demo()
-        home = ws.home
-        if seed.seeded:
-            click.echo(f"Seeded the Stripe demo in {home} ({seed.records} records).")
-        else:
-            click.echo(f"Demo data directory {home} already holds integrations; left as it is.")
+    from payloads_tui.domain.errors import LockedError
+
+    try:
+        with open_workspace(ctx, demo=True) as ws:
+            seed = ws.seed_demo()
+            home = ws.home
+            if seed.seeded:
+                click.echo(f"Seeded the Stripe demo in {home} ({seed.records} records).")
+            else:
+                click.echo(f"Demo data directory {home} already holds integrations; left as it is.")
+            if seed_only:
+                print_integrations(ws)
+                return
+    except LockedError as exc:
         if seed_only:
-            print_integrations(ws)
-            return
+            raise
+        # A second `make run` (another terminal, another SSH session): join the running demo.
+        holder = f"process {exc.pid}" if exc.pid else "another process"
+        click.echo(f"The demo already runs ({holder}); this console attaches to its service.")
     open_console(ctx, demo=True, service=True)
 
 

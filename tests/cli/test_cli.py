@@ -278,3 +278,17 @@ def test_jobs_prune_drops_old_segments_and_refuses_bad_limits(runner: CliRunner,
 ])
 def test_a_code_is_shown_once(code: int | None, text: str | None, shown: str) -> None:
     assert with_code(code, text) == shown
+
+
+def test_a_second_demo_joins_the_running_one(runner: CliRunner, demo_dir: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make run` in a second terminal opens a console attached to the first one's service (the console
+    itself needs a terminal, so here only its opening is recorded); seeding alone cannot, and says why."""
+    opened: list[dict[str, bool]] = []
+    monkeypatch.setattr("payloads_tui.cli.open_console", lambda ctx, **how: opened.append(how))
+    with Workspace(load_settings(home=demo_dir)):
+        joined = invoke(runner, "--data-dir", str(demo_dir), "demo")
+        seeding = invoke(runner, "--data-dir", str(demo_dir), "demo", "--seed-only")
+    assert joined.exit_code == 0 and opened == [{"demo": True, "service": True}]
+    assert joined.stdout == f"The demo already runs (process {os.getpid()}); this console attaches to its service.\n"
+    assert seeding.exit_code == 1 and "stop it first" in seeding.stderr
