@@ -561,8 +561,9 @@ def job_status(name: str) -> str:
     from payloads_tui.domain.models import JobStatus
 
     known = get_args(JobStatus)
+    wanted = " ".join(name.split()).lower()
     for status in known:
-        if status.lower() == " ".join(name.split()).lower():
+        if status.lower() == wanted:
             return status
     raise click.BadParameter(f"{name!r} is not a job status; use one of {', '.join(known)}", param_hint="--status")
 
@@ -692,9 +693,11 @@ def jobs_replay(ctx: click.Context, number: str) -> None:
 @reports_errors
 def jobs_prune(ctx: click.Context, days: float | None, keep: int | None) -> None:
     """Drop old jobs (whole segments of the log) by age and count."""
-    settings = settings_from(ctx)
-    days = days if days is not None else (settings.limits.retention_days or None)
-    keep = keep if keep is not None else (settings.limits.retention_jobs or None)
+    from payloads_tui.service.retention import retention_limits
+
+    default_days, default_keep = retention_limits(settings_from(ctx).limits)
+    days = days if days is not None else default_days
+    keep = keep if keep is not None else default_keep
     if days is None and keep is None:
         raise click.UsageError("no retention is set: give --days or --keep (or set limits.retention_days or limits.retention_jobs)")
     with writable_workspace(ctx) as (ws, _attached):

@@ -18,6 +18,7 @@ from payloads_tui.domain.errors import PayloadsError
 
 if TYPE_CHECKING:
     from payloads_tui.service.workspace import Workspace
+    from payloads_tui.settings import Limits
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,11 @@ log = logging.getLogger(__name__)
 RETENTION_INTERVAL = 300.0
 #: Seconds after the service starts before the first one (start-up has other work to do).
 RETENTION_FIRST = 10.0
+
+
+def retention_limits(limits: Limits) -> tuple[float | None, int | None]:
+    """(days, jobs) to keep by the settings; None where a setting is 0 (no limit)."""
+    return (limits.retention_days or None), (limits.retention_jobs or None)
 
 
 class Retention:
@@ -43,8 +49,7 @@ class Retention:
     @property
     def limits(self) -> tuple[float | None, int | None]:
         """(days, jobs) to keep; None where the setting is 0 (no limit)."""
-        limits = self.workspace.settings.limits
-        return (limits.retention_days or None), (limits.retention_jobs or None)
+        return retention_limits(self.workspace.settings.limits)
 
     def start(self) -> None:
         if self._task is None and self.limits != (None, None):
