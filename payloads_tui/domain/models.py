@@ -288,6 +288,16 @@ class EmailService(Model, kw_only=True):
     active: bool = True
     description: str = ""
 
+    @property
+    def key(self) -> str:
+        """The address as compared: `address_key(address)`."""
+        return address_key(self.address)
+
+
+def address_key(address: str) -> str:
+    """An email address as addresses are compared here (case and surrounding spaces ignored)."""
+    return address.strip().lower()
+
 
 class Integration(Model, kw_only=True):
     """All configuration for one external system."""
@@ -318,8 +328,8 @@ class Integration(Model, kw_only=True):
         return next((a for a in self.apis if a.path == path and a.method == method), None)
 
     def email_service(self, address: str) -> EmailService | None:
-        address = address.lower()
-        return next((e for e in self.emails if e.address.lower() == address), None)
+        key = address_key(address)
+        return next((e for e in self.emails if e.key == key), None)
 
 
 # --- jobs and history ------------------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from payloads_tui.domain.errors import PayloadsError
-from payloads_tui.domain.models import EmailService, HttpExchange, Job
+from payloads_tui.domain.models import EmailService, HttpExchange, Job, address_key
 from payloads_tui.engine.events import AuthRejected, ConfigChanged, Event, JobChanged
 from payloads_tui.settings import Limits
 
@@ -88,12 +88,12 @@ class MailboxDirectory:
             by_address: dict[str, tuple[str, EmailService]] = {}
             for integration in self._workspace.integrations():
                 for service in integration.emails:
-                    known = by_address.get(service.address.lower())
+                    known = by_address.get(service.key)
                     if known is None or service.active and not known[1].active:  # the active one receives
-                        by_address[service.address.lower()] = (integration.slug, service)
+                        by_address[service.key] = (integration.slug, service)
             if generation == self._generation:  # no change arrived while reading
                 self._by_address = by_address
-        return by_address.get(address.lower())
+        return by_address.get(address_key(address))
 
     def close(self) -> None:
         self._unsubscribe()
@@ -123,7 +123,7 @@ class MailHandler:
     ) -> str:
         found = self.mailboxes.find(address)
         if found is not None and found[1].active:
-            if address.lower() not in (a.lower() for a in envelope.rcpt_tos):
+            if address_key(address) not in (address_key(a) for a in envelope.rcpt_tos):
                 envelope.rcpt_tos.append(address)
                 envelope.rcpt_options.extend(rcpt_options)
             return "250 OK"

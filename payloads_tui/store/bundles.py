@@ -447,7 +447,7 @@ def _assign_ids(incoming: Integration, existing: Integration | None, *, keep_sec
         _adopt(before.sources if before else [], after.sources, lambda s: s.name)
     credentials = _adopt(stored("credentials"), incoming.credentials, lambda c: c.name)
     apis = _adopt(stored("apis"), incoming.apis, lambda a: f"{a.method} {a.path}")
-    _adopt(stored("emails"), incoming.emails, lambda e: e.address.casefold())
+    _adopt(stored("emails"), incoming.emails, lambda e: e.key)
     if existing is None:
         return set()
     incoming.variables = {name: existing.variables.get(name, value) for name, value in incoming.variables.items()}
@@ -528,7 +528,7 @@ def import_bundle(
         api.active = not _unsecured(api)
     taken = config.active_addresses(besides=incoming.id)
     addresses_taken = [email for email in incoming.emails
-                       if email.active and email.address.strip().casefold() in taken]
+                       if email.active and email.key in taken]
     for email in addresses_taken:  # another integration here receives that address's mail
         email.active = False
     _validate(incoming, schemas)
@@ -564,6 +564,6 @@ def import_bundle(
         secrets_imported=len(opened),
         secrets_missing=[label for label in left_out if label not in kept_secrets],
         deactivated=[f"{api.method} {api.path}" for api in switched_off if not api.active],
-        emails_deactivated=[f"{email.address} (active in {taken[email.address.strip().casefold()][0]})"
+        emails_deactivated=[f"{email.address} (active in {taken[email.key][0]})"
                             for email in addresses_taken],
     )

@@ -345,7 +345,7 @@ class ConfigStore:
                 )
         taken = self._active_addresses(candidate.id)
         for index, email in enumerate(candidate.emails):
-            owner = taken.get(_folded(email.address))
+            owner = taken.get(email.key)
             if email.active and owner is not None:
                 raise ValidationError(
                     f"{email.address} is already an active Email Service of {owner[1]!r} (slug {owner[0]!r}); "
@@ -354,12 +354,12 @@ class ConfigStore:
                 )
 
     def active_addresses(self, *, besides: str | None = None) -> dict[str, tuple[str, str]]:
-        """Active Email Service addresses (case-folded) → (slug, name) of their integration, but `besides`'s."""
+        """Active Email Service addresses (`EmailService.key`) → (slug, name) of their integration, but `besides`'s."""
         with self._lock:
             return self._active_addresses(besides)
 
     def _active_addresses(self, besides: str | None) -> dict[str, tuple[str, str]]:
-        return {_folded(email.address): (integration.slug, integration.name)
+        return {email.key: (integration.slug, integration.name)
                 for integration in self._integrations.values() if integration.id != besides
                 for email in integration.emails if email.active}
 
