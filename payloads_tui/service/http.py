@@ -6,7 +6,8 @@
 - `GET /api/<integration>/<path>` answers from an API-initiated outbound payload.
 - `GET /healthz` says the service is up and how many jobs wait.
 
-Every error answer is JSON `{"error": "..."}` saying what was wrong and what to do.
+Every error answer is JSON `{"error": "..."}` saying what was wrong and what to do, even
+uvicorn's own for a request it cannot parse (`JsonErrorsProtocol`).
 
 A malformed body: bodies up to `VALIDATE_IN_REQUEST_BYTES` are parsed before answering
 (on the loop up to `PARSE_ON_LOOP_BYTES` — a 1 KB JSON body costs ~30 µs — in a thread
@@ -29,10 +30,12 @@ import functools
 import logging
 import re
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import httptools
 import msgspec
 import uvicorn
 from starlette.applications import Starlette
@@ -40,6 +43,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from payloads_tui.domain.errors import (
     NotFoundError,
@@ -493,6 +497,27 @@ def make_http_app(workspace: Workspace, executor: Executor, limits: Limits) -> R
 # --- serving inside the running loop ---------------------------------------------------
 
 
+class JsonErrorsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, answering a request it cannot parse in JSON like every other error.
+
+    uvicorn answers a malformed request (a bad Content-Length, a broken chunk, a control
+    character in a header) with a plain-text 400 that does not say what was wrong.
+    """
+
+    def send_400_response(self, msg: str) -> None:
+        # Called from uvicorn's `except httptools.HttpParserError:`, so the parser's reason is at hand.
+        error = sys.exc_info()[1]
+        reason = str(error).rstrip(".") if isinstance(error, httptools.HttpParserError) and str(error) else msg
+        body = _json.encode({"error": f"malformed HTTP request: {reason}; check the request line, headers "
+                                      "and body framing (Content-Length, Transfer-Encoding)"})
+        head = [b"HTTP/1.1 400 Bad Request\r\n"]
+        for name, value in self.server_state.default_headers:
+            head.extend([name, b": ", value, b"\r\n"])
+        head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body))
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
+
+
 class EmbeddedServer(uvicorn.Server):
     """uvicorn's server, without signal handlers: the embedding app owns shutdown."""
 
@@ -510,7 +535,7 @@ class HttpServer:
             app,
             host=host,
             port=port,
-            http="httptools",
+            http=JsonErrorsProtocol,
             ws="none",
             lifespan="off",
             log_config=None,

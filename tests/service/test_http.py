@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -197,6 +198,33 @@ async def test_body_limits(workspace: Workspace, client: httpx.AsyncClient) -> N
     chunked = await client.post("/api/stripe/customers", content=chunks(), headers=signed(big))
     assert chunked.status_code == 413
     assert job_count(workspace) == before
+
+
+async def test_a_request_that_cannot_be_parsed_gets_a_json_400(
+    workspace: Workspace, service: Service, client: httpx.AsyncClient
+) -> None:
+    before = job_count(workspace)
+    host, port = service.http_url.removeprefix("http://").rsplit(":", 1)  # type: ignore[union-attr]
+    head = b"POST /api/stripe/customers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    broken = {
+        b"Content-Length: abc\r\n\r\n{}": "Invalid character in Content-Length",
+        b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}": "Duplicate Content-Length",
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n": "Invalid character in chunk size",
+        b"X-Note: a\x01b\r\nContent-Length: 2\r\n\r\n{}": "Invalid header value char",
+    }
+    for tail, reason in broken.items():
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(head + tail)
+        answer = await asyncio.wait_for(reader.read(), timeout=10)  # the server closes the connection
+        writer.close()
+        status, _, rest = answer.partition(b"\r\n")
+        headers, _, body = rest.partition(b"\r\n\r\n")
+        assert status == b"HTTP/1.1 400 Bad Request"
+        assert b"content-type: application/json" in headers.lower()
+        error = json.loads(body)["error"]
+        assert error.startswith(f"malformed HTTP request: {reason};") and "Content-Length" in error
+    assert job_count(workspace) == before
+    assert (await client.get("/healthz")).status_code == 200  # the receiver is still serving
 
 
 async def test_content_types(workspace: Workspace, client: httpx.AsyncClient) -> None:
