@@ -4,6 +4,12 @@ Both servers run in child processes (uvicorn, httptools, asyncio loop) on 127.0.
 `wrk -t1 -cN` posts a ~1 KB JSON body (a Lua script makes each body unique):
 
 - bare: a Starlette route that reads the body, parses the JSON and answers 202;
+- bare durable: the same route, answering only once the body is appended to a file
+  and fdatasync'd, with the least group commit there is (`GroupCommit`: a writer
+  thread, one write and one fdatasync for all the bodies queued meanwhile). The floor
+  of any durable answer on this machine: where ours is below 0.5 of bare, this says
+  how much of that is the disk (1 connection: every answer waits for an fdatasync)
+  and how much is our own work per request;
 - ours: `Service` of a workspace with a `load` integration: `POST /api/load/ping`
   (auth none, so signing cost is not measured) answers 202 once the job is durable
   in the job log (group commit); processing upserts a `Ping` record on `key`;
@@ -12,10 +18,11 @@ Both servers run in child processes (uvicorn, httptools, asyncio loop) on 127.0.
   With `--hold`, jobs are logged but not processed: the receiver alone, without the
   processing that competes with it for the CPU, the GIL and the disk.
 
-For each connection count (medians of `--rounds` interleaved rounds): requests/s, p50 and p99 from wrk, ours / bare (target
->= 0.5), and the end-to-end rate of ours: accepted jobs / time from the start of the
-run until every job is finished (records written). Keys cycle over `--keys` distinct
-values (like a set of customers being updated); the Ping table stays that size.
+For each connection count (medians of `--rounds` interleaved rounds): requests/s, p50
+and p99 from wrk, ours / bare (target >= 0.5), ours / bare durable, and the end-to-end
+rate of ours: accepted jobs / time from the start of the run until every job is
+finished (records written). Keys cycle over `--keys` distinct values (like a set of
+customers being updated); the Ping table stays that size.
 
     .venv/bin/python bench/http_ingest.py [--duration 5] [--connections 1,16,64] [--keys 1000] [--rounds 2] [--hold]
 """
@@ -65,7 +72,49 @@ wrk.headers["Stripe-Signature"] = os.getenv("BENCH_SIGNATURE")
 # --- the servers (child processes) ------------------------------------------------------
 
 
-def serve_bare() -> None:
+class GroupCommit:
+    """The least a durable answer needs: lines appended by a writer thread, one write and one
+    fdatasync for all the lines queued meanwhile; each caller's future resolves once its line is on disk."""
+
+    def __init__(self, path: Path) -> None:
+        import threading
+
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self.pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self.changed = threading.Condition()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def append(self, line: bytes) -> asyncio.Future[None]:
+        self.loop = asyncio.get_running_loop()
+        future = self.loop.create_future()
+        with self.changed:
+            self.pending.append((line, future))
+            if len(self.pending) == 1:
+                self.changed.notify()
+        return future
+
+    def run(self) -> None:
+        while True:
+            with self.changed:
+                while not self.pending:
+                    self.changed.wait()
+                batch, self.pending = self.pending, []
+            os.write(self.fd, b"".join(line for line, _ in batch))
+            os.fdatasync(self.fd)
+            assert self.loop is not None
+            self.loop.call_soon_threadsafe(self.resolve, [future for _, future in batch])
+
+    @staticmethod
+    def resolve(futures: list[asyncio.Future[None]]) -> None:
+        for future in futures:
+            if not future.done():
+                future.set_result(None)
+
+
+def serve_bare(durable_dir: Path | None = None) -> None:
+    """The bare endpoint: parse the JSON, answer 202; with `durable_dir`, only once the body is
+    appended to a file there and fdatasync'd (`GroupCommit`)."""
     import json as stdjson
     import socket
 
@@ -75,8 +124,13 @@ def serve_bare() -> None:
     from starlette.responses import Response
     from starlette.routing import Route
 
+    log = GroupCommit(durable_dir / "bodies.jsonl") if durable_dir is not None else None
+
     async def ingest(request: Request) -> Response:
-        stdjson.loads(await request.body())
+        body = await request.body()
+        stdjson.loads(body)
+        if log is not None:
+            await log.append(body + b"\n")
         return Response(b'{"job":"IN-0"}', status_code=202, media_type="application/json")
 
     app = Starlette(routes=[Route("/ingest", ingest, methods=["POST"])])
@@ -192,6 +246,8 @@ def main() -> int:
     if args.serve:
         if args.serve[0] == "bare":
             serve_bare()
+        elif args.serve[0] == "bare-durable":
+            serve_bare(Path(args.serve[1]))
         else:
             serve_ours(Path(args.serve[1]), hold=args.serve[0] == "held")
         return 0
@@ -210,20 +266,26 @@ def main() -> int:
         signed_lua.write_text(LUA_SIGNED)
         fsync_p50, fsync_p90 = fsync_latency(tmp_path)
         bare, bare_port = start_server("bare")
+        (tmp_path / "durable").mkdir()
+        floor, floor_port = start_server("bare-durable", str(tmp_path / "durable"))
         ours, ours_port = start_server("held" if args.hold else "ours", str(home))
         rows = []
         errors = 0
         try:
             warm = {"BENCH_RUN": "warm", "BENCH_KEYS": str(args.keys)}
             run_wrk(f"http://127.0.0.1:{bare_port}/ingest", 4, 1, unique_lua, warm)
+            run_wrk(f"http://127.0.0.1:{floor_port}/ingest", 4, 1, unique_lua, warm)
             run_wrk(f"http://127.0.0.1:{ours_port}/api/load/ping", 4, 1, unique_lua, warm)
             if not args.hold:
                 wait_drained(ours_port)
             for connections in levels:
-                runs: list[tuple[dict[str, float], dict[str, float], dict[str, float], float]] = []
+                runs: list[tuple[dict[str, float], dict[str, float], dict[str, float], dict[str, float], float]] = []
                 for round_ in range(args.rounds):  # interleaved, so load from elsewhere hits all alike
                     env = {"BENCH_RUN": f"c{connections}r{round_}", "BENCH_KEYS": str(args.keys)}
                     base = run_wrk(f"http://127.0.0.1:{bare_port}/ingest", connections, args.duration, unique_lua, env)
+                    durable = run_wrk(
+                        f"http://127.0.0.1:{floor_port}/ingest", connections, args.duration, unique_lua, env
+                    )
                     started = time.monotonic()
                     plain = run_wrk(
                         f"http://127.0.0.1:{ours_port}/api/load/ping", connections, args.duration, unique_lua, env
@@ -239,15 +301,17 @@ def main() -> int:
                     )
                     if not args.hold:
                         wait_drained(ours_port)
-                    runs.append((base, plain, signed, e2e))
-                errors += sum(r[i]["errors"] for r in runs for i in range(3))  # type: ignore[index]
-                rows.append((connections, *(median_run([r[i] for r in runs]) for i in range(3)),
-                             statistics.median(r[3] for r in runs)))
+                    runs.append((base, durable, plain, signed, e2e))
+                errors += sum(r[i]["errors"] for r in runs for i in range(4))  # type: ignore[index]
+                rows.append((connections, *(median_run([r[i] for r in runs]) for i in range(4)),
+                             statistics.median(r[4] for r in runs)))
         finally:
             bare.kill()
+            floor.kill()
             ours.send_signal(signal.SIGTERM)
             ours.wait(timeout=60)
             bare.wait(timeout=10)
+            floor.wait(timeout=10)
 
         with JobLog(home) as jobs:
             counts = jobs.counts(integration="load", kind="inbound")
@@ -257,13 +321,15 @@ def main() -> int:
 
     print(f"wrk -t1, {args.duration} s per run, medians of {args.rounds} interleaved rounds, ~1 KB JSON body; "
           "p50/p99 in ms\n")
-    print("| conns | bare rps | bare p50/p99 | ours rps | ours p50/p99 | ours/bare | ours+stripe rps | stripe p50/p99 | end-to-end jobs/s |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for connections, base, plain, signed, e2e in rows:
+    print("| conns | bare rps | bare p50/p99 | bare durable rps | its p50/p99 | ours rps | ours p50/p99 "
+          "| ours/bare | ours/bare durable | ours+stripe rps | stripe p50/p99 | end-to-end jobs/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for connections, base, durable, plain, signed, e2e in rows:
         print(
             f"| {connections} | {base['rps']:,.0f} | {fmt_ms(base['p50'])} / {fmt_ms(base['p99'])} "
+            f"| {durable['rps']:,.0f} | {fmt_ms(durable['p50'])} / {fmt_ms(durable['p99'])} "
             f"| {plain['rps']:,.0f} | {fmt_ms(plain['p50'])} / {fmt_ms(plain['p99'])} "
-            f"| {plain['rps'] / base['rps']:.2f} "
+            f"| {plain['rps'] / base['rps']:.2f} | {plain['rps'] / durable['rps']:.2f} "
             f"| {signed['rps']:,.0f} | {fmt_ms(signed['p50'])} / {fmt_ms(signed['p99'])} "
             f"| {'held' if args.hold else f'{e2e:,.0f}'} |"
         )
