@@ -921,7 +921,8 @@ def _ssl_context() -> ssl.SSLContext:
 def _outbound_payload(integration: Integration, name: str) -> OutboundPayload:
     payload = integration.outbound_payload(name)
     if payload is None:
-        raise NotFoundError(f"no outbound payload named {name!r} in {integration.slug!r}")
+        names = ", ".join(p.name for p in integration.outbound) or "none yet"
+        raise NotFoundError(f"no outbound payload named {name!r} in {integration.slug!r}; its outbound payloads: {names}")
     return payload
 
 

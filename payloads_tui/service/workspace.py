@@ -30,6 +30,7 @@ from payloads_tui.store.bundles import ImportResult, export_bundle, import_bundl
 from payloads_tui.store.config import ConfigStore
 from payloads_tui.store.demo import DemoSeed, seed_demo
 from payloads_tui.store.history import HistoryLog
+from payloads_tui.store.jobformat import job_number
 from payloads_tui.store.jobs import JobLog
 from payloads_tui.store.lock import DataDirLock
 from payloads_tui.store.records import RecordStore
@@ -267,7 +268,8 @@ class Workspace:
     # --- jobs --------------------------------------------------------------------------
 
     def job(self, number: str) -> Job:
-        job = self.jobs.get(number.upper())
+        number = job_number(number)
+        job = self.jobs.get(number)
         if job is None:
             raise NotFoundError(f"no job {number}")
         return job
@@ -343,11 +345,11 @@ class Workspace:
 
     async def retry_job(self, number: str, *, wait: bool = False) -> Job:
         self._writable()
-        return await self._service().executor.retry(number.upper(), wait=wait)
+        return await self._service().executor.retry(job_number(number), wait=wait)
 
     async def replay_job(self, number: str, *, wait: bool = False) -> Job:
         self._writable()
-        return await self._service().executor.replay(number.upper(), wait=wait)
+        return await self._service().executor.replay(job_number(number), wait=wait)
 
     async def send_test_email(self, *, to: list[str], sender: str, subject: str, body: str,
                               attachments: list[Path] | None = None) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import msgspec
 
+from payloads_tui.domain.errors import ValidationError
 from payloads_tui.domain.models import Job
 
 KIND_PREFIX: dict[str, str] = {"inbound": "IN", "outbound": "OUT"}
@@ -140,6 +141,14 @@ def parse_number(number: str) -> tuple[str, int] | None:
     if kind is None or not sep or not seq.isdigit():
         return None
     return kind, int(seq)
+
+
+def job_number(text: str) -> str:
+    """`text` as a job number (`in-12 ` → `IN-12`); ValidationError if it is not one."""
+    number = text.strip().upper()
+    if parse_number(number) is None:
+        raise ValidationError(f"{text!r} is not a job number; job numbers look like IN-12 or OUT-28")
+    return number
 
 
 def format_number(kind: str, seq: int) -> str:

@@ -239,6 +239,19 @@ def test_run_without_a_service_takes_no_port(runner: CliRunner, demo_dir: Path, 
     assert "'Done' is not a job status; use one of Queued, Processing, Completed" in wrong.stderr
 
 
+def test_wrong_job_numbers_and_payload_names_say_what_is_expected(runner: CliRunner, demo_dir: Path) -> None:
+    for args in (["jobs", "show", "garbage"], ["jobs", "retry", "OUT-x"], ["jobs", "replay", "28"]):
+        wrong = invoke(runner, "--data-dir", str(demo_dir), *args)
+        assert wrong.exit_code == 1
+        assert f"error: '{args[-1]}' is not a job number; job numbers look like IN-12 or OUT-28" in wrong.stderr
+    missing = invoke(runner, "--data-dir", str(demo_dir), "jobs", "show", "in-999")
+    assert missing.exit_code == 1 and "error: no job IN-999" in missing.stderr
+    unknown = invoke(runner, "--data-dir", str(demo_dir), "run", DEMO_SLUG, "Create customer")
+    assert unknown.exit_code == 1
+    assert f"no outbound payload named 'Create customer' in '{DEMO_SLUG}'; its outbound payloads: " in unknown.stderr
+    assert CUSTOMER_GET_ALL in unknown.stderr
+
+
 def test_jobs_says_when_there_are_none(runner: CliRunner, demo_dir: Path) -> None:
     empty = invoke(runner, "--data-dir", str(demo_dir), "jobs")
     assert empty.exit_code == 0 and empty.stdout == "" and empty.stderr == "No jobs yet.\n"
