@@ -74,7 +74,7 @@ class Workspace:
             # Shared: the service's inbound worker process writes records too (engine/inboundworker.py),
             # and a read-only console reads what the service that owns the directory writes.
             self.records = RecordStore(self.home, shared=True)
-            self.jobs = JobLog(self.home, blob_threshold=settings.limits.blob_threshold)
+            self.jobs = JobLog(self.home, blob_threshold=settings.limits.blob_threshold, read_only=read_only)
             self.inbound = InboundProcessor(self.records, self.config.schema)
         except BaseException:
             self.close()

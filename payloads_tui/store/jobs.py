@@ -58,6 +58,13 @@ freezes and `prune()`; the sealer touches only frozen (immutable) data until it 
 the state under `_lock`. Reads see a saved version at once; `counts()`/`total()` count
 committed versions (a `save_soon` is counted once its group commit is done). One
 process writes a data directory at a time (the service's `DataDirLock`).
+
+Other processes read it with `read_only=True` (`payloads jobs` while a service runs): a
+snapshot of what was committed when it opened, changing no file - no crash clean-up, no
+torn line cut off (it is the writer's line still being written), no seal finished, no
+writer thread. The writer may seal meanwhile, so the snapshot reads the manifest again
+after the active logs and starts over if it changed; a segment file that vanishes later
+(rewritten or pruned) makes the reader load a new snapshot and read again.
 """
 
 from __future__ import annotations
@@ -116,6 +123,7 @@ from payloads_tui.store.storage import atomic_write, ensure_private_dir, fsync_d
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _ACTIVE_NAME = re.compile(r"active-(\d+)\.jsonl")
+_SEGMENT_ID = re.compile(r"seg-(\d+)-\d+\.json")
 _SEGMENT_NAME = re.compile(r"seg-\d+-\d+\.(?:json|idx)")
 _TEMP_NAME = re.compile(r"\.(?:seg-\d+-\d+\.(?:json|idx)|manifest\.json)\..*\.tmp")
 
@@ -142,11 +150,13 @@ class JobLog:
         blob_threshold: int = 16384,
         durable: bool = True,
         segment_jobs: int = DEFAULT_SEGMENT_JOBS,
+        read_only: bool = False,
     ) -> None:
         if segment_jobs < 1:
             raise ValidationError("must be 1 or more", "segment_jobs")
         self.data_dir = Path(data_dir)
-        self.jobs_dir = ensure_private_dir(self.data_dir / JOBS_DIR)
+        self.read_only = read_only
+        self.jobs_dir = self.data_dir / JOBS_DIR if read_only else ensure_private_dir(self.data_dir / JOBS_DIR)
         self.blob_threshold = blob_threshold
         self.durable = durable
         self.segment_jobs = segment_jobs
@@ -167,6 +177,10 @@ class JobLog:
         self._closed = False
         self._sealer: threading.Thread | None = None
         self._seal_after = 0.0
+        if read_only:
+            self._open_snapshot()
+            self._writer: threading.Thread | None = None
+            return
         self._open_files()
         self._writer = threading.Thread(target=self._run_writer, name="joblog-writer", daemon=True)
         self._writer.start()
@@ -174,6 +188,44 @@ class JobLog:
     # --- opening ---------------------------------------------------------------------
 
     def _open_files(self) -> None:
+        raw, manifest = self._read_manifest()
+        first = max(manifest.active, LogState.first_active_id(manifest.segments))
+        active_ids = self._remove_stray_files(first, manifest.segments)
+        end = self._load(manifest, active_ids, seal=True)
+        if self.skipped_lines:
+            log.warning("job log %s: skipped %d damaged lines", self.jobs_dir, self.skipped_lines)
+        state = self._state
+        self._fd = os.open(active_file(self.jobs_dir, state.active_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._active_size = end
+        if self.durable and end == 0:
+            fsync_dir(self.jobs_dir)
+
+    def _open_snapshot(self) -> None:
+        """Read-only: load what the writing process has committed, changing no file.
+
+        The writer may seal meanwhile (it writes the segment, then the manifest, then
+        removes the sealed active log), so the manifest is read again at the end: if it
+        changed, the files read may not fit together, and the load starts over.
+        """
+        for _ in range(READ_ATTEMPTS):
+            raw, manifest = self._read_manifest()
+            first = max(manifest.active, LogState.first_active_id(manifest.segments))
+            try:
+                names = os.listdir(self.jobs_dir)
+            except FileNotFoundError:
+                names = []
+            active_ids = sorted(
+                int(match[1]) for name in names if (match := _ACTIVE_NAME.fullmatch(name)) and int(match[1]) >= first
+            )
+            if len(active_ids) <= 2:  # the active log, and the one being sealed
+                self.skipped_lines = 0
+                self._load(manifest, active_ids, seal=False)
+                if self._read_manifest()[0] == raw:
+                    self._views = SegmentViews(VIEW_CACHE_HEADS)
+                    return
+        raise StoreError(f"the job log in {self.jobs_dir} kept changing while it was read; try again")
+
+    def _read_manifest(self) -> tuple[bytes, Manifest]:
         path = self.jobs_dir / MANIFEST_FILE
         try:
             raw = path.read_bytes()
@@ -183,42 +235,61 @@ class JobLog:
             manifest = decode_manifest(raw) if raw.strip() else Manifest()
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise StoreError(f"{path} is damaged ({exc}); restore it from a backup") from None
-        if not raw.strip() and any(self.jobs_dir.glob("seg-*.json")):
+        if not raw.strip() and self._segments_without_manifest():
             raise StoreError(
                 f"{path} is missing but {self.jobs_dir} holds job segments; restore the manifest from a backup "
                 "(or move the jobs folder away to start an empty job log)"
             )
         if manifest.format != FORMAT_VERSION:
             raise StoreError(f"{path} has format {manifest.format}; this version reads format {FORMAT_VERSION}")
+        return raw, manifest
+
+    def _segments_without_manifest(self) -> bool:
+        """Whether segment files lie here with no manifest: it is lost.
+
+        A reader may look during the writer's first seal (the segment written, the manifest
+        not yet: its active log is still there) or just after it (the manifest written since
+        the reader looked for it; `_open_snapshot` then reads again): neither is a loss.
+        """
+        try:
+            names = os.listdir(self.jobs_dir)
+        except FileNotFoundError:
+            return False
+        segments = {int(match[1]) for name in names if (match := _SEGMENT_ID.fullmatch(name))}
+        if not self.read_only:
+            return bool(segments)
+        actives = {int(match[1]) for name in names if (match := _ACTIVE_NAME.fullmatch(name))}
+        return not segments <= actives and not (self.jobs_dir / MANIFEST_FILE).exists()
+
+    def _load(self, manifest: Manifest, active_ids: list[int], *, seal: bool) -> int:
+        """Build the state from the manifest and the active logs (oldest first); return the last one's size.
+
+        Two active logs mean a seal was under way: with `seal`, the older is sealed now
+        (a crash interrupted it); without, it stays frozen in memory, as while sealing.
+        """
         state = self._state = LogState(manifest.segments, manifest.sealed, manifest.next)
         state.active_id = max(state.active_id, manifest.active)
-        active_ids = self._remove_stray_files(state.active_id) or [state.active_id]
         reserved: dict[str, int] = {}
         seen = {k: 0 for k in KINDS}
         end = 0
-        for i, active_id in enumerate(active_ids):
+        for i, active_id in enumerate(active_ids or [state.active_id]):
             state.active_id = active_id
             end = self._replay(active_id, reserved, seen)
             for kind, upto in reserved.items():  # so the manifest written by a seal below keeps them
                 state.reserved[kind] = max(state.reserved[kind], upto)
-            if i + 1 < len(active_ids):  # a crash interrupted a seal: finish it now
+            if i + 1 < len(active_ids):
                 state.freeze(active_ids[i + 1])
-                self._seal_frozen(self.durable)
+                if seal:  # a crash interrupted a seal: finish it now
+                    self._seal_frozen(self.durable)
         for kind in KINDS:
             state.next[kind] = max(reserved.get(kind, state.next[kind]), seen[kind] + 1, state.sealed_upto[kind] + 1)
         state.reserved = dict(state.next)
-        if self.skipped_lines:
-            log.warning("job log %s: skipped %d damaged lines", self.jobs_dir, self.skipped_lines)
-        self._fd = os.open(active_file(self.jobs_dir, state.active_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._active_size = end
-        if self.durable and end == 0:
-            fsync_dir(self.jobs_dir)
+        return end
 
-    def _remove_stray_files(self, active_id: int) -> list[int]:
+    def _remove_stray_files(self, active_id: int, segments: list[SegmentMeta]) -> list[int]:
         """Delete what a crash left behind; return the ids of active logs to replay, oldest first."""
-        state = self._state
-        keep = {segment_file(self.jobs_dir, s.id, s.meta.gen).name for s in state.segments}
-        keep |= {index_file(self.jobs_dir, s.id, s.meta.gen).name for s in state.segments}
+        keep = {segment_file(self.jobs_dir, s.id, s.gen).name for s in segments}
+        keep |= {index_file(self.jobs_dir, s.id, s.gen).name for s in segments}
         active_ids: list[int] = []
         for entry in os.scandir(self.jobs_dir):
             name = entry.name
@@ -241,7 +312,7 @@ class JobLog:
         except FileNotFoundError:
             return 0
         end = data.rfind(b"\n") + 1
-        if end < len(data):  # a torn last line: it was never acknowledged
+        if end < len(data) and not self.read_only:  # a torn last line: it was never acknowledged
             with open(path, "r+b") as handle:
                 handle.truncate(end)
                 os.fsync(handle.fileno())
@@ -333,6 +404,8 @@ class JobLog:
 
     def settle(self) -> None:
         """Flush, then wait for a seal in progress to finish (tests, benchmarks, maintenance)."""
+        if self.read_only:
+            return
         self.flush_sync()
         with self._write_mutex:
             self._maybe_seal(wait=True)  # the writer may not have got to it yet
@@ -340,6 +413,9 @@ class JobLog:
 
     def close(self) -> None:
         """Flush, record the exact next numbers, finish sealing, stop the threads. Idempotent."""
+        if self.read_only:
+            self._closing = self._closed = True
+            return
         with self._lock:
             if self._closing:
                 return
@@ -351,6 +427,7 @@ class JobLog:
             batch = self._last_batch()
             self._closing = True
             self._work.notify()
+        assert self._writer is not None
         self._writer.join()
         with self._write_mutex:
             self._finish_sealing()
@@ -366,6 +443,12 @@ class JobLog:
         self.close()
 
     def _check_open(self) -> None:
+        """Raise unless versions may be saved now."""
+        if self.read_only:
+            raise StoreError(
+                f"the job log in {self.jobs_dir} is open read-only (beside the service that writes it); "
+                "change jobs through that service"
+            )
         if self._closing:
             raise StoreError("the job log is closed; open the data directory again")
 
@@ -675,8 +758,8 @@ class JobLog:
         if parsed is None:
             return None
         kind, seq = parsed
-        state = self._state
         for _ in range(READ_ATTEMPTS):
+            state = self._state
             segment: Segment | None = None
             with self._lock:
                 entry = state.pending.get(number)
@@ -696,8 +779,8 @@ class JobLog:
                 view = self._view(segment)
                 head = view.find(kind, seq)
                 return decode_job(view.read_lines([head])[0]) if head is not None else None
-            except FileNotFoundError:
-                continue  # the segment was rewritten or pruned meanwhile; look again
+            except FileNotFoundError:  # the segment was rewritten or pruned meanwhile; look again
+                self._reread()
         raise StoreError(f"job {number} could not be read: its segment kept changing; try again")
 
     def newest(
@@ -794,14 +877,22 @@ class JobLog:
         with self._lock:
             return sum(n for key, n in self._state.total.items() if kind is None or key[1] == kind)
 
-    @staticmethod
-    def _retrying(read: Callable[[], T]) -> T:
+    def _retrying(self, read: Callable[[], T]) -> T:
         for _ in range(READ_ATTEMPTS):
             try:
                 return read()
-            except FileNotFoundError:
-                continue  # a segment was rewritten or pruned while we read; read again
+            except FileNotFoundError:  # a segment was rewritten or pruned while we read; read again
+                self._reread()
         raise StoreError("the job log kept changing while it was read; try again")
+
+    def _reread(self) -> None:
+        """After a segment file vanished: the writer's state has moved on; read-only, load it again.
+
+        (In the writing process the state already points at the files that replaced it.)
+        """
+        if self.read_only:
+            with self._lock:
+                self._open_snapshot()
 
     def _select(self, flt: JobFilter, by_number: bool, bound: OrderKey | None, limit: int | None) -> list[Job]:
         with self._lock:
@@ -821,6 +912,7 @@ class JobLog:
         `BLOB_PRUNE_GRACE` seconds (a job about to be logged needs it). The active log (and a segment
         being sealed) is never dropped, so up to a segment more than `max_jobs` may remain.
         """
+        self._check_open()
         if not self._prune_plan(max_age_days, max_jobs):
             return 0  # the usual case of a periodic prune: no commit waits for it
         with self._write_mutex:
@@ -894,6 +986,7 @@ class JobLog:
 
     def externalize(self, exchange: HttpExchange, body: bytes, content_type: str) -> None:
         """Set the body of `exchange`: inline text if small and UTF-8, else a blob (durable on return)."""
+        self._check_open()
         exchange.content_type = content_type
         exchange.body_size = len(body)
         text: str | None = None
@@ -917,6 +1010,7 @@ class JobLog:
         Each `segment_jobs` jobs are applied in memory and sealed like a full active log;
         numbers must be new. Not fsynced unless `durable`.
         """
+        self._check_open()
         with self._write_mutex:
             self._finish_sealing()
             state = self._state

@@ -119,7 +119,7 @@ class LogState:
                 self.sealed_upto[kind] = max(self.sealed_upto[kind], segment.meta.last.get(kind, 0))
         self.next = {k: max(next_numbers.get(k, 1), self.sealed_upto[k] + 1) for k in KINDS}
         self.reserved = dict(self.next)
-        self.active_id = max((s.id for s in self.segments), default=0) + 1
+        self.active_id = self.first_active_id(segments)
         self.active: dict[str, Entry] = {}
         self.active_counts: dict[CountKey, int] = {}
         self.active_created = (float("inf"), float("-inf"))
@@ -128,6 +128,11 @@ class LogState:
         self.pending: dict[str, Entry] = {}
         self.total: dict[CountKey, int] = {}
         self.rebuild()
+
+    @staticmethod
+    def first_active_id(segments: list[SegmentMeta]) -> int:
+        """The lowest id an active log can have beside these sealed segments."""
+        return max((m.id for m in segments), default=0) + 1
 
     def rebuild(self) -> None:
         """Recompute the number ranges and the total after segments changed."""
