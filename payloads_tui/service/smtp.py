@@ -5,7 +5,9 @@ recipient is refused at RCPT with a 550 that says how to fix it, and announced a
 `AuthRejected`. After DATA, every accepted recipient gets its own inbound job holding
 the raw message; the reply (`250 OK: queued as IN-12, IN-13`) is sent only once all
 of them are durable. The size limit is announced in EHLO (`SIZE`) and enforced (552)
-by aiosmtpd itself.
+by aiosmtpd itself. A message without a `Message-ID` gets one, as an MTA's cleanup
+adds it (Postfix does): payloads match emails on it, and clients such as a bare
+`smtplib.sendmail` send none. The raw message kept is the one with it.
 
 aiosmtpd's `Controller` runs a second loop in a thread; here the server is created
 with `loop.create_server` on the caller's loop instead.
@@ -24,6 +26,7 @@ import logging
 import re
 import socket
 import weakref
+from email.utils import make_msgid
 from typing import TYPE_CHECKING
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -141,7 +144,7 @@ class MailHandler:
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
-        raw = envelope.original_content or b""
+        raw = with_message_id(envelope.original_content or b"", self.hostname)
         mail_from = envelope.mail_from or ""
         jobs = self.workspace.jobs
         created: list[Job] = []
@@ -179,6 +182,19 @@ class MailHandler:
             self.workspace.events.publish(JobChanged(job, created=True))
             self.executor.submit(job)
         return f"250 OK: queued as {', '.join(job.number for job in created)}"
+
+
+_HEADERS_END = re.compile(rb"\r?\n\r?\n")
+_MESSAGE_ID = re.compile(rb"^message-id[ \t]*:", re.IGNORECASE | re.MULTILINE)
+
+
+def with_message_id(raw: bytes, hostname: str) -> bytes:
+    """`raw`, with a `Message-ID` header of our own in front if its header block has none."""
+    end = _HEADERS_END.search(raw)
+    headers = raw[: end.start()] if end is not None else raw
+    if _MESSAGE_ID.search(headers):
+        return raw
+    return b"Message-ID: %s\r\n%s" % (make_msgid(domain=hostname).encode("ascii"), raw)
 
 
 class SmtpServer:

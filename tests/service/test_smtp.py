@@ -136,6 +136,40 @@ async def test_two_configured_addresses_make_two_jobs(workspace: Workspace, serv
         assert finished.status == "Completed", finished.error
 
 
+async def test_a_message_without_message_id_gets_one_shared_by_its_jobs(
+    workspace: Workspace, service: Service
+) -> None:
+    integration = workspace.integration("stripe")
+    integration.emails.append(EmailService(address=SECOND_ADDRESS, payload=BILLING_EMAIL))
+    workspace.save_integration(integration)
+    bare = b"From: ops@example.com\r\nSubject: No id\r\n\r\nmessage-id: in the body is not a header\r\n"
+
+    def send(data: bytes) -> tuple[int, bytes]:
+        with smtp_session(service) as client:
+            client.ehlo()
+            client.mail("ops@example.com")
+            client.rcpt(DEMO_EMAIL)
+            client.rcpt(SECOND_ADDRESS)
+            return client.data(data)
+
+    code, reply = await asyncio.to_thread(send, bare)
+    assert code == 250
+    jobs = [await wait_for_job(workspace, number) for number in numbers_of(reply.decode())]
+    assert [job.status for job in jobs] == ["Completed", "Completed"], [job.error for job in jobs]
+    raws = [workspace.jobs.body_of(job.request) for job in jobs]  # type: ignore[arg-type]
+    assert raws[0] == raws[1] and raws[0] is not None and raws[0].endswith(bare)
+    added = raws[0].removesuffix(bare)
+    assert added.startswith(b"Message-ID: <") and added.endswith(b"@payloads.localhost>\r\n")
+    message_id = added.removeprefix(b"Message-ID: ").strip().decode()
+    [task] = workspace.records.find("Task", {"message_id": message_id})
+    assert task["subject"] == "No id"
+
+    code, reply = await asyncio.to_thread(send, message("Has an id"))
+    [first, _] = numbers_of(reply.decode())
+    job = await wait_for_job(workspace, first)
+    assert workspace.jobs.body_of(job.request) == message("Has an id")  # type: ignore[arg-type]
+
+
 async def test_reply_names_every_job(workspace: Workspace, service: Service) -> None:
     integration = workspace.integration("stripe")
     integration.emails.append(EmailService(address=SECOND_ADDRESS, payload=BILLING_EMAIL))
