@@ -208,10 +208,10 @@ class HttpReceiver:
             return error_response(404, f"no integration {slug!r} here; check the URL in APIs & Emails")
         api = integration.api(path, method)
         if api is None:
-            other = integration.api(path, "GET" if method == "POST" else "POST")
-            if other is not None:
+            allowed = [other for other in ("GET", "POST") if integration.api(path, other) is not None]
+            if allowed:
                 return error_response(
-                    405, f"/api/{slug}/{path} takes {other.method} only", headers={"Allow": other.method}
+                    405, f"/api/{slug}/{path} takes {' or '.join(allowed)} only", headers={"Allow": ", ".join(allowed)}
                 )
             return error_response(404, f"integration {slug!r} has no External API {method} {path!r}")
         if not api.active:
@@ -445,9 +445,10 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "the receiver failed on this request; see the service log")
 
 
+#: The methods of the API route (Starlette needs a list): `HttpReceiver.api` answers 405 for any it does not take.
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 #: What Starlette compiles `/api/{integration}/{path:path}` to.
 _API_ROUTE = re.compile(r"/api/(?P<integration>[^/]+)/(?P<path>.*)")
-_API_METHODS = frozenset({"GET", "HEAD", "POST"})
 
 
 class ReceiverApp:
@@ -466,7 +467,7 @@ class ReceiverApp:
         self.state = fallback.state
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] in _API_METHODS and not scope.get("root_path"):
+        if scope["type"] == "http" and not scope.get("root_path"):
             match = _API_ROUTE.fullmatch(scope["path"])
             if match is not None:
                 scope["path_params"] = match.groupdict()
@@ -485,11 +486,12 @@ def make_http_app(workspace: Workspace, executor: Executor, limits: Limits) -> R
     receiver = HttpReceiver(workspace, executor, limits)
     fallback = Starlette(
         routes=[
-            Route("/api/{integration}/{path:path}", receiver.api, methods=["GET", "POST"]),
+            Route("/api/{integration}/{path:path}", receiver.api, methods=_ANY_METHOD),  # `api` says which it takes
             Route("/healthz", receiver.healthz, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
+    fallback.router.redirect_slashes = False  # `/api/stripe` is a 404 that says where APIs live, not a 307
     fallback.state.receiver = receiver
     return ReceiverApp(receiver, fallback)
 

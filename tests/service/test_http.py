@@ -172,7 +172,10 @@ async def test_not_found_inactive_and_wrong_method(workspace: Workspace, client:
     elsewhere = await client.get("/elsewhere")
     assert elsewhere.status_code == 404 and "error" in elsewhere.json()
     put = await client.put("/api/stripe/customers", content=body)
-    assert put.status_code == 405 and "PUT" in put.json()["error"]
+    assert put.status_code == 405 and put.headers["allow"] == "POST"
+    assert put.json() == {"error": "/api/stripe/customers takes POST only"}
+    no_path = await client.post("/api/stripe", content=body)
+    assert no_path.status_code == 404 and "/api/<integration>/<path>" in no_path.json()["error"]
     get_on_post = await client.get("/api/stripe/customers")
     assert get_on_post.status_code == 405 and get_on_post.headers["allow"] == "POST"
     post_health = await client.post("/healthz")

@@ -22,8 +22,9 @@ SAME_ANSWER_REQUESTS: list[tuple[str, str, dict[str, str]]] = [
     ("GET", "/api/stripe/accounts", {}),  # token missing: 401 with WWW-Authenticate
     ("HEAD", "/api/stripe/accounts", {"X-Api-Key": "wrong"}),
     ("POST", "/api/stripe/customers", {"Content-Type": "application/json"}),  # no signature: 401
-    ("PUT", "/api/stripe/customers", {}),  # not a method of the route: Starlette's 405
-    ("POST", "/api/stripe", {}),  # no path after the integration: Starlette's 404
+    ("PUT", "/api/stripe/customers", {}),  # not a method of the API: 405 naming the one it takes
+    ("DELETE", "/api/nope/customers", {}),  # unknown integration, whatever the method
+    ("POST", "/api/stripe", {}),  # no path after the integration: a 404 (not a redirect to a 404)
     ("GET", "/healthz", {}),
 ]
 
