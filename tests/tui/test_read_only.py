@@ -211,6 +211,8 @@ async def test_jobs_tab_browsing_keys_still_work(ro_app: PayloadsApp, settings: 
     async with ro_app.run_test(size=(80, 24)) as pilot:
         screen = await open_tab(ro_app, pilot, "jobs")
         pane = screen.query_one(JobsPane)
+        title = text_of(pane.query_one("#inbound-jobs-title"))
+        assert "○ as when opened (read-only)" in title and "live" not in title  # no service: nothing arrives
         await pilot.press("f")
         await wait_for(pilot, lambda: pane.filter.status == "failures", what="failures only")
         await pilot.press("tab")

@@ -14,7 +14,7 @@ from textual.widgets import Input, Select, Static
 
 from payloads_tui.domain.models import Integration, Job, JobKind
 from payloads_tui.tui.formatting import FAILURE_STATUSES, Clock
-from payloads_tui.tui.readonly import changes_data
+from payloads_tui.tui.readonly import changes_data, read_only_reason
 from payloads_tui.tui.widgets.form import set_options_keeping
 from payloads_tui.tui.widgets.jobs_table import JobsTable
 from payloads_tui.tui.widgets.pane import ItemKind, Pane
@@ -156,7 +156,9 @@ class JobsPane(Pane):
         described = self.filter.describe()
         for table in self.tables():
             name = "Inbound jobs" if table.kind == "inbound" else "Outbound jobs"
-            if table.paused:
+            if read_only_reason(self.app) is not None:  # no service sends events: nothing new arrives
+                state = "○ as when opened (read-only)"
+            elif table.paused:
                 state = f"⏸ paused — {table.pending} new · g: back to top" if table.pending else "⏸ paused · g: back to top"
             else:
                 state = "● live"
