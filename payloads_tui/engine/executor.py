@@ -747,6 +747,18 @@ class Executor:
         planned = build_requests(integration, payload, rows, now_iso=utc_timestamp(), keep_failures=True)
         return [(self._new_outbound_job(integration, payload, p, source), p) for p in planned]
 
+    def _check_records(self, payload: OutboundPayload, record_ids: list[str]) -> None:
+        """NotFoundError naming the records asked for that the payload's first source does not hold."""
+        if not payload.sources:
+            raise ValidationError(f"{payload.name!r} has no sources, so it cannot be run for a record")
+        obj = payload.sources[0].object
+        missing = [record_id for record_id in record_ids if self._records.get(obj, record_id) is None]
+        if missing:
+            names = ", ".join(repr(record_id) for record_id in missing)
+            raise NotFoundError(
+                f"no {obj} record {names}; {payload.name!r} is run for records of {obj} (its first source)"
+            )
+
     def _new_outbound_job(
         self, integration: Integration, payload: OutboundPayload, planned: PlannedRequest, source: JobSource,
         **fields: Any,
@@ -777,6 +789,8 @@ class Executor:
                 f"{outbound.name!r} is API initiated: other systems GET it through its External API; "
                 "it is not sent", "initiated",
             )
+        if record_ids is not None:
+            await asyncio.to_thread(self._check_records, outbound, record_ids)
         planned = await asyncio.to_thread(self._plan, integration, outbound, record_ids, source)
         jobs = [job for job, _ in planned]
         await self._created(jobs)

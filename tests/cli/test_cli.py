@@ -24,6 +24,7 @@ from payloads_tui.store.demo import (
     CHECKOUT_WEBHOOK,
     CUSTOMER_WEBHOOK,
     BILLING_EMAIL,
+    CUSTOMER_CREATE,
     CUSTOMER_GET_ALL,
     DEMO_API_TOKEN,
     DEMO_STRIPE_KEY,
@@ -250,6 +251,19 @@ def test_wrong_job_numbers_and_payload_names_say_what_is_expected(runner: CliRun
     assert unknown.exit_code == 1
     assert f"no outbound payload named 'Create customer' in '{DEMO_SLUG}'; its outbound payloads: " in unknown.stderr
     assert CUSTOMER_GET_ALL in unknown.stderr
+
+
+def test_run_for_records_that_are_missing_or_filtered_out_fails(runner: CliRunner, demo_dir: Path) -> None:
+    missing = invoke(runner, "--data-dir", str(demo_dir), "run", DEMO_SLUG, CUSTOMER_CREATE, "--record", "nope")
+    assert missing.exit_code == 1
+    assert f"error: no Account record 'nope'; '{CUSTOMER_CREATE}' is run for records of Account" in missing.stderr
+    # acc_acme has a stripe_id already, so the source's filter (!stripe_id) leaves it out
+    filtered = invoke(runner, "--data-dir", str(demo_dir), "run", DEMO_SLUG, CUSTOMER_CREATE, "--record", "acc_acme")
+    assert filtered.exit_code == 1 and "Nothing sent: the records given do not match the filter" in filtered.stderr
+    no_sources = invoke(runner, "--data-dir", str(demo_dir), "run", DEMO_SLUG, CUSTOMER_GET_ALL, "--record", "x")
+    assert no_sources.exit_code == 1 and "has no sources, so it cannot be run for a record" in no_sources.stderr
+    with JobLog(demo_dir, read_only=True) as jobs:
+        assert jobs.total("outbound") == 0
 
 
 def test_jobs_says_when_there_are_none(runner: CliRunner, demo_dir: Path) -> None:
