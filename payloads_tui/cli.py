@@ -583,7 +583,7 @@ def follow_client(ws: Any) -> Any:
 
 def follow_jobs(client: Any, emit: Callable[[Any], None], *, integration: str | None, statuses: set[str],
                 kind: str | None, payload: str | None) -> None:
-    """Print job events from the running service until Ctrl+C."""
+    """Print job events from the running service until Ctrl+C (exit 0) or until it stops (exit 1)."""
     import asyncio
 
     from payloads_tui.service.events import JobChanged
@@ -604,7 +604,11 @@ def follow_jobs(client: Any, emit: Callable[[Any], None], *, integration: str | 
     try:
         asyncio.run(client.events(deliver))
     except KeyboardInterrupt:
-        pass
+        return
+    except OSError as exc:
+        raise click.ClickException(f"lost the running service ({exc.strerror or exc}); no more jobs to follow") from None
+    click.echo("The service stopped; no more jobs to follow.", err=True)
+    sys.exit(1)
 
 
 @jobs.command("show")

@@ -262,3 +262,22 @@ def test_jobs_follow_prints_each_status_of_a_new_job_once(served: Served) -> Non
     finally:
         follow.send_signal(signal.SIGINT)
         assert follow.wait(10) == 0
+
+
+def test_jobs_follow_says_when_the_service_stops(served: Served) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLOADS_")}
+    env["PAYLOADS_CONFIG"] = str(served.home.parent / "none.toml")
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "payloads_tui", "--data-dir", str(served.home), "jobs", "--follow"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        time.sleep(1.5)  # listed, then subscribed
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(20) == 0
+        _, stderr = follow.communicate(timeout=20)
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+    assert follow.returncode == 1
+    assert "The service stopped; no more jobs to follow." in stderr
