@@ -90,7 +90,15 @@ def send_email(
                 raise ServiceError(
                     f"{where} refused {', '.join(refused)}; nothing was sent — use addresses of Email Services"
                 )
-            code, reply = client.data(message.as_bytes(policy=SMTP_POLICY))
+            data = message.as_bytes(policy=SMTP_POLICY)
+            limit = client.esmtp_features.get("size", "")
+            if limit.isdigit() and 0 < int(limit) < len(data):
+                client.rset()
+                raise ServiceError(
+                    f"the message is {len(data):,} bytes and {where} takes up to {int(limit):,} "
+                    "(its limits.max_message_bytes); nothing was sent — attach less"
+                )
+            code, reply = client.data(data)
             text = f"{code} {reply.decode(errors='replace')}"
             if code != 250:
                 raise ServiceError(f"{where} did not accept the message: {text}")

@@ -231,6 +231,19 @@ async def test_send_email_refused_sends_nothing(workspace: Workspace, service: S
     assert [j for j in workspace.jobs.newest("inbound", limit=10) if j.source == "Email"] == []
 
 
+async def test_send_email_too_large_for_the_receiver_says_its_limit(
+    workspace: Workspace, service: Service, tmp_path: Path
+) -> None:
+    big = tmp_path / "scan.pdf"
+    big.write_bytes(b"%PDF" + b"x" * TEST_LIMITS.max_message_bytes)
+    with pytest.raises(ServiceError) as raised:
+        await send_email_async(*service.smtp_host_port, to=[DEMO_EMAIL], sender="ops@example.com",
+                               subject="Scan", body="attached", attachments=[big])
+    assert f"takes up to {TEST_LIMITS.max_message_bytes:,} (its limits.max_message_bytes)" in str(raised.value)
+    assert "nothing was sent" in str(raised.value)
+    assert [j for j in workspace.jobs.newest("inbound", limit=10) if j.source == "Email"] == []
+
+
 @pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed")
 async def test_swaks(workspace: Workspace, service: Service) -> None:
     host, port = service.smtp_host_port
