@@ -889,6 +889,8 @@ class JobLog:
         """After a segment file vanished: the writer's state has moved on; read-only, load it again.
 
         (In the writing process the state already points at the files that replaced it.)
+        Read-only, no commit ever waits on `_lock`, so it may be held across this reload:
+        other reading threads wait for the new state instead of reading a half-built one.
         """
         if self.read_only:
             with self._lock:
