@@ -109,7 +109,10 @@ def test_sigkill_loses_no_saved_job_and_reuses_no_number(tmp_path: Path) -> None
     saved = run_until_killed(tmp_path, segment_jobs=40, saved_wanted=130)
     jobs_dir = tmp_path / "jobs"
     actives = sorted(jobs_dir.glob("active-*.jsonl"))
-    with open(actives[-1], "ab") as handle:  # a torn last line, as a crash mid-write leaves it
+    data = actives[-1].read_bytes()
+    assert b"\0" in data, "the active log was not preallocated"
+    with open(actives[-1], "r+b") as handle:  # a torn last line, as a crash mid-write leaves it
+        handle.seek(data.index(b"\0"))  # where the lines end: zeros follow
         handle.write(b'{"number":"IN-99999","kind":"inbound","integ')
 
     log = JobLog(tmp_path)
@@ -130,7 +133,7 @@ def test_sigkill_loses_no_saved_job_and_reuses_no_number(tmp_path: Path) -> None
         log.close()
     for path in jobs_dir.glob("active-*.jsonl"):
         data = path.read_bytes()
-        assert not data or data.endswith(b"\n"), "the torn line was not cut off"
+        assert not data or data.endswith(b"\n"), "the torn line (or the zeros) was not cut off"
 
 
 def test_sigkill_while_sealing_recovers_both_active_logs(tmp_path: Path) -> None:
