@@ -74,12 +74,17 @@ wrk.headers["Stripe-Signature"] = os.getenv("BENCH_SIGNATURE")
 
 class GroupCommit:
     """The least a durable answer needs: lines appended by a writer thread, one write and one
-    fdatasync for all the lines queued meanwhile; each caller's future resolves once its line is on disk."""
+    fdatasync for all the lines queued meanwhile; each caller's future resolves once its line is on disk.
+    The file is preallocated with zeros, 1 MiB ahead, as the job log's active file is: an fdatasync
+    that only overwrites skips the file system's journal."""
+
+    AHEAD = 1 << 20
 
     def __init__(self, path: Path) -> None:
         import threading
 
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        self.size = self.allocated = 0
         self.pending: list[tuple[bytes, asyncio.Future[None]]] = []
         self.changed = threading.Condition()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -100,7 +105,13 @@ class GroupCommit:
                 while not self.pending:
                     self.changed.wait()
                 batch, self.pending = self.pending, []
-            os.write(self.fd, b"".join(line for line, _ in batch))
+            data = b"".join(line for line, _ in batch)
+            end = self.size + len(data)
+            if end > self.allocated:
+                os.pwrite(self.fd, bytes(self.AHEAD), end)
+                self.allocated = end + self.AHEAD
+            os.pwrite(self.fd, data, self.size)
+            self.size = end
             os.fdatasync(self.fd)
             assert self.loop is not None
             self.loop.call_soon_threadsafe(self.resolve, [future for _, future in batch])
