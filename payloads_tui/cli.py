@@ -548,6 +548,13 @@ def jobs(ctx: click.Context, integration: str | None, statuses: tuple[str, ...],
         client = follow_client(ws) if follow else None  # refused before anything is listed
         found = ws.newest_jobs(kind, integration=integration, statuses=statuses or None, payload=payload,
                                text=text, limit=limit)
+        if not found and integration is not None:
+            slugs = [known.slug for known in ws.integrations()]
+            if integration not in slugs:  # a deleted integration's jobs are still listed by its slug
+                raise click.ClickException(
+                    f"no integration {integration!r} here, and no jobs of one by that name "
+                    f"(integrations: {', '.join(slugs) or 'none yet'})"
+                )
         for job in reversed(found) if follow else found:
             emit(job)
         if not found and not as_json:
