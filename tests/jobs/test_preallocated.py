@@ -102,3 +102,16 @@ def test_a_failed_write_leaves_nothing_after_the_lines(tmp_path: Path, monkeypat
     with JobLog(tmp_path) as reopened:
         assert [job.number for job in reopened.newest(limit=10)] == saved[::-1]
         assert reopened.skipped_lines == 0
+
+
+def test_a_nul_character_in_a_job_does_not_end_the_lines(tmp_path: Path) -> None:
+    with JobLog(tmp_path) as log:
+        saved = save_new(log, 1)
+        job = log.create("inbound", "acme", "Customers", "Console", error="before\x00after")
+        log.save(job)
+        saved += [job.number] + save_new(log, 1)
+        data = active_path(tmp_path).read_bytes()
+        assert b"before\\u0000after" in data[: data.index(b"\0")]  # JSON escapes it
+    with JobLog(tmp_path) as reopened:
+        assert [j.number for j in reopened.newest(limit=10)] == saved[::-1]
+        assert reopened.get(job.number).error == "before\x00after"  # type: ignore[union-attr]
