@@ -262,6 +262,38 @@ async def test_swaks(workspace: Workspace, service: Service) -> None:
     assert [t["subject"] for t in workspace.records.all("Task") if t.get("sender") == "ops@example.com"] == ["From swaks"]
 
 
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+async def test_curl_as_a_mail_client(workspace: Workspace, service: Service, tmp_path: Path) -> None:
+    """curl's SMTP client, as a mail program sends: a whole RFC 5322 message, CRLF lines, 8-bit text."""
+    host, port = service.smtp_host_port
+    message = tmp_path / "message.eml"
+    message.write_bytes(
+        b"From: Ann <ann@example.com>\r\nTo: " + DEMO_EMAIL.encode() + b"\r\n"
+        b"Subject: From curl\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\nInvoice INV-7 is overdue \xe2\x80\x94 3 days.\r\n"
+    )
+
+    async def curl(recipient: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            "curl", "-sS", "--url", f"smtp://{host}:{port}", "--mail-from", "ann@example.com",
+            "--mail-rcpt", recipient, "--upload-file", str(message),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=20)
+        return process.returncode or 0, output.decode(errors="replace")
+
+    code, text = await curl(DEMO_EMAIL)
+    assert code == 0, text
+    [job] = [j for j in workspace.jobs.newest("inbound", limit=10) if j.source == "Email"]
+    job = await wait_for_job(workspace, job.number)
+    assert job.status == "Completed", job.error
+    [task] = [t for t in workspace.records.all("Task") if t.get("sender") == "ann@example.com"]
+    assert task["subject"] == "From curl" and "overdue \u2014 3 days" in task["description"]
+    code, text = await curl("nobody@payloads.localhost")
+    assert code == 55 and "550" in text  # curl: RCPT failed
+    assert len([j for j in workspace.jobs.newest("inbound", limit=10) if j.source == "Email"]) == 1
+
+
 async def test_mail_goes_to_the_integration_whose_service_of_the_address_is_active(
         workspace: Workspace, service: Service) -> None:
     """An inactive twin of an address (an imported copy) never takes its mail, whatever the order."""
