@@ -273,12 +273,12 @@ def test_jobs_says_when_there_are_none(runner: CliRunner, demo_dir: Path) -> Non
     assert as_json.exit_code == 0 and as_json.output == ""
     follow = invoke(runner, "--data-dir", str(demo_dir), "jobs", "--follow")
     assert follow.exit_code == 1 and follow.stdout == ""  # refused before anything is listed
+    assert "--follow needs a running service on this data directory" in follow.stderr
     known = invoke(runner, "--data-dir", str(demo_dir), "jobs", "--integration", DEMO_SLUG)
     assert known.exit_code == 0 and known.stderr == "No jobs match these filters.\n"
     typo = invoke(runner, "--data-dir", str(demo_dir), "jobs", "--integration", "strpie")
     assert typo.exit_code == 1 and typo.stdout == ""
     assert f"no integration 'strpie' here, and no jobs of one by that name (integrations: {DEMO_SLUG})" in typo.stderr
-    assert "--follow needs a running service on this data directory" in follow.stderr
 
 
 def test_jobs_prune_drops_old_segments_and_refuses_bad_limits(runner: CliRunner, demo_dir: Path) -> None:
