@@ -16,7 +16,7 @@ Files, in `<data_dir>/jobs/`:
   this machine's ext4: 0.5-0.6 ms per commit instead of 0.7-1.2 ms, under load. So the
   lines end at the first NUL byte (JSON lines never hold one); whatever lies after it
   was never acknowledged, and the writer cuts it off at open. A clean close trims the
-  zeros.
+  zeros. When the zeros do not fit (a nearly full disk), lines are written without them.
 - `seg-<id>-<gen>.json` + `.idx` - sealed segments (`jobsegments.py`): TinyDB files
   holding the latest version of each job they own, plus an index of job heads with
   byte offsets. Immutable; a rewrite is a new generation.
@@ -627,8 +627,11 @@ class JobLog:
         end = size + len(data)
         try:
             if end > self._allocated:
-                _write_at(self._fd, _ZEROS, end)
-                self._allocated = end + PREALLOCATE
+                try:
+                    _write_at(self._fd, _ZEROS, end)
+                    self._allocated = end + PREALLOCATE
+                except OSError:  # no room for zeros ahead (a nearly full disk): the lines alone may fit
+                    self._allocated = end
             _write_at(self._fd, data, size)
             if self.durable:
                 os.fdatasync(self._fd)

@@ -115,3 +115,25 @@ def test_a_nul_character_in_a_job_does_not_end_the_lines(tmp_path: Path) -> None
     with JobLog(tmp_path) as reopened:
         assert [j.number for j in reopened.newest(limit=10)] == saved[::-1]
         assert reopened.get(job.number).error == "before\x00after"  # type: ignore[union-attr]
+
+
+def test_no_room_for_the_zeros_still_saves_the_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A nearly full disk: the 1 MiB of zeros ahead does not fit, the job's line does.
+    log = JobLog(tmp_path)
+    real_pwrite = os.pwrite
+
+    def pwrite_small_only(fd: int, data: bytes, offset: int) -> int:
+        if len(data) >= PREALLOCATE // 2:
+            raise OSError(28, "No space left on device")
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite_small_only)
+    saved = save_new(log, 3)
+    monkeypatch.setattr(os, "pwrite", real_pwrite)
+    assert b"\0" not in active_path(tmp_path).read_bytes()
+    saved += save_new(log, 1)  # room again: zeros ahead once more
+    assert b"\0" in active_path(tmp_path).read_bytes()
+    log.close()
+    with JobLog(tmp_path) as reopened:
+        assert [job.number for job in reopened.newest(limit=10)] == saved[::-1]
+        assert reopened.skipped_lines == 0
