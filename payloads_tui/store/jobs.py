@@ -634,7 +634,7 @@ class JobLog:
                     self._allocated = end
             _write_at(self._fd, data, size)
             if self.durable:
-                os.fdatasync(self._fd)
+                _sync_data(self._fd)
                 self.fsyncs += 1
         except OSError as exc:
             try:  # nothing written after the lines may stay: a later, shorter write would not cover it
@@ -1064,6 +1064,11 @@ class JobLog:
                 self._freeze()
                 self._seal_frozen(durable)
             return written
+
+
+def _sync_data(fd: int) -> None:
+    """`fdatasync` where the platform has it (Linux); `fsync` elsewhere (macOS has none)."""
+    (getattr(os, "fdatasync", None) or os.fsync)(fd)
 
 
 def _write_at(fd: int, data: bytes, offset: int) -> None:

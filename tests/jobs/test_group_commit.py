@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from pathlib import Path
 
@@ -128,3 +129,17 @@ def test_a_failed_seal_loses_nothing_and_is_finished_later(tmp_path: Path, monke
     with JobLog(tmp_path, durable=False, segment_jobs=4) as reopened:
         assert reopened.total() == 9
         assert [j.number for j in reopened.newest("inbound", limit=100)] == list(reversed(saved))
+
+
+def test_without_fdatasync_commits_use_fsync(tmp_path: Path, monkeypatch) -> None:
+    # macOS has no os.fdatasync: every commit must still reach the disk.
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.delattr(os, "fdatasync")
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    with JobLog(tmp_path) as log:
+        job = log.create("inbound", "acme", "Customers", "Console")
+        log.save(job)
+        assert log.fsyncs == 1 and synced
+    with JobLog(tmp_path) as reopened:
+        assert reopened.get(job.number) is not None
