@@ -318,6 +318,8 @@ def job_line(job: Any) -> str:
     counts = f"{job.records_processed} ok" + (f", {job.records_failed} failed" if job.records_failed else "")
     detail = code if job.kind == "outbound" else counts
     error = f"  {job.error}" if job.error and job.status == "Failed" else ""
+    if job.status == "Retrying" and job.next_attempt_at:
+        error = f"  next attempt {short_time(job.next_attempt_at)[11:]}"
     return f"{job.number:<9} {short_time(job.modified)}  {job.status:<19} {job.integration}/{job.payload}  [{job.source}] {detail}{error}"
 
 
@@ -641,6 +643,8 @@ def format_job(ws: Any, job: Any) -> str:
              f"created {iso_time(job.created)}   modified {iso_time(job.modified)}"]
     if job.error:
         lines.append(f"error: {job.error}")
+    if job.status == "Retrying" and job.next_attempt_at:
+        lines.append(f"next attempt {iso_time(job.next_attempt_at)}")
     if job.timings:
         lines.append("timings: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in job.timings.items()))
     for title, exchange, which in (("request", job.request, "request"), ("response", job.response, "response")):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from payloads_tui.cli import main, with_code
+from payloads_tui.cli import format_job, job_line, main, with_code
 from payloads_tui.service.sandbox import Sandbox
 from payloads_tui.settings import load_settings
 from payloads_tui.service.workspace import Workspace
@@ -310,6 +310,29 @@ def test_jobs_prune_drops_old_segments_and_refuses_bad_limits(runner: CliRunner,
 ])
 def test_a_code_is_shown_once(code: int | None, text: str | None, shown: str) -> None:
     assert with_code(code, text) == shown
+
+
+def test_a_retrying_job_says_when_its_next_attempt_is() -> None:
+    from payloads_tui.domain.models import Attempt, HttpExchange, Job
+
+    due = time.time() + 30
+    job = Job(number="OUT-7", kind="outbound", integration="stripe", payload="Customer: Create", source="CLI",
+              status="Retrying", error="429 Too Many Requests (attempt 1 of 5)", next_attempt_at=due,
+              response=HttpExchange(code=429, message="Too Many Requests"),
+              attempts=[Attempt(number=1, started=due - 31, finished=due - 30.5, error="429 Too Many Requests")])
+    clock = time.strftime("%H:%M:%S", time.localtime(due))
+    assert job_line(job).endswith(f"[CLI] 429 Too Many Requests  next attempt {clock}")
+
+    class NoBodies:
+        def job_body(self, job: Job, which: str) -> None:
+            return None
+
+    shown = format_job(NoBodies(), job).splitlines()
+    assert shown[2] == "error: 429 Too Many Requests (attempt 1 of 5)"
+    assert shown[3].startswith("next attempt " + time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(due)))
+    assert shown[3].endswith("Z")
+    job.status, job.next_attempt_at = "Completed", None
+    assert "next attempt" not in job_line(job) and "next attempt" not in format_job(NoBodies(), job)
 
 
 def test_a_second_demo_joins_the_running_one(runner: CliRunner, demo_dir: Path,
