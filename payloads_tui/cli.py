@@ -647,6 +647,12 @@ def format_job(ws: Any, job: Any) -> str:
         lines.append(f"next attempt {iso_time(job.next_attempt_at)}")
     if job.timings:
         lines.append("timings: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in job.timings.items()))
+    if job.data_queried:
+        import json
+
+        lines.append(f"--- data queried: {len(job.data_queried)} record{'s' if len(job.data_queried) != 1 else ''}")
+        text = json.dumps(job.data_queried, indent=2, default=str, ensure_ascii=False)
+        lines.append(text if len(text) <= 4000 else text[:4000] + f"\n… ({len(text)} characters in all; --json shows all)")
     for title, exchange, which in (("request", job.request, "request"), ("response", job.response, "response")):
         if exchange is None:
             continue

@@ -312,7 +312,7 @@ def test_a_code_is_shown_once(code: int | None, text: str | None, shown: str) ->
     assert with_code(code, text) == shown
 
 
-def test_a_retrying_job_says_when_its_next_attempt_is() -> None:
+def test_job_lines_and_details_say_the_next_attempt_and_the_data_queried() -> None:
     from payloads_tui.domain.models import Attempt, HttpExchange, Job
 
     due = time.time() + 30
@@ -333,6 +333,14 @@ def test_a_retrying_job_says_when_its_next_attempt_is() -> None:
     assert shown[3].endswith("Z")
     job.status, job.next_attempt_at = "Completed", None
     assert "next attempt" not in job_line(job) and "next attempt" not in format_job(NoBodies(), job)
+    assert "data queried" not in format_job(NoBodies(), job)
+
+    job.data_queried = [{"id": "acc_1", "name": "Acme \u00e9"}]
+    shown = format_job(NoBodies(), job)
+    assert '--- data queried: 1 record\n[\n  {\n    "id": "acc_1",\n    "name": "Acme \u00e9"\n  }\n]' in shown
+    job.data_queried = [{"id": f"acc_{i}", "note": "x" * 100} for i in range(100)]
+    assert "--- data queried: 100 records" in format_job(NoBodies(), job)
+    assert "characters in all; --json shows all)" in format_job(NoBodies(), job)
 
 
 def test_a_second_demo_joins_the_running_one(runner: CliRunner, demo_dir: Path,
