@@ -12,7 +12,7 @@ from payloads_tui.tui.screens.integration import IntegrationScreen
 from payloads_tui.tui.screens.outbound_editor import OutboundEditorScreen
 from payloads_tui.tui.screens.secret import RevealForm, SecretScreen
 from payloads_tui.tui.widgets.keyed_table import KeyedTable
-from tests.tui.conftest import text_of, type_text, wait_for
+from tests.tui.conftest import CUSTOMER_CREATE, save_job, text_of, type_text, wait_for
 
 
 async def open_stripe(app: PayloadsApp, pilot: object) -> IntegrationScreen:
@@ -31,6 +31,15 @@ async def test_highlights_show_todays_figures(app: PayloadsApp, jobs: dict) -> N
         assert "5 jobs today" in figures
         assert "2 failures today" in figures
         assert f"last {jobs['out_failed'].number} Failed 10m ago" in figures
+
+
+async def test_one_job_and_one_failure_are_counted_in_the_singular(app: PayloadsApp, workspace: Workspace) -> None:
+    save_job(workspace, "outbound", CUSTOMER_CREATE, minutes_ago=5, status="Failed", source="Console",
+             error="402 Payment Required: card declined")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_stripe(app, pilot)
+        figures = text_of(screen.query_one("#highlights-figures"))
+        assert "1 job today · 1 failure today" in figures
 
 
 async def test_number_keys_and_brackets_switch_tabs(app: PayloadsApp) -> None:

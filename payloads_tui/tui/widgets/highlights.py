@@ -54,8 +54,8 @@ class Highlights(Vertical):
         line = Text(" · ", style="dim").join([
             _figure("inbound", str(len(integration.inbound))),
             _figure("outbound", str(len(integration.outbound))),
-            _figure("jobs today", str(figures.jobs_today)),
-            _figure("failures today", str(figures.failures_today),
+            _figure("job today" if figures.jobs_today == 1 else "jobs today", str(figures.jobs_today)),
+            _figure("failure today" if figures.failures_today == 1 else "failures today", str(figures.failures_today),
                     "bold red" if figures.failures_today else "bold"),
         ])
         if figures.last_job is not None:
