@@ -727,7 +727,7 @@ def jobs_prune(ctx: click.Context, days: float | None, keep: int | None) -> None
     with writable_workspace(ctx) as (ws, _attached):
         dropped = ws.prune_jobs(max_age_days=days, max_jobs=keep)
     if dropped:
-        click.echo(f"Dropped {dropped} jobs.")
+        click.echo(f"Dropped {dropped} job{'' if dropped == 1 else 's'}.")
     else:
         click.echo("Dropped no jobs: the log drops whole segments of older jobs, and never the newest one "
                    "(the open segment, up to a few thousand jobs).")

@@ -22,6 +22,7 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 from payloads_tui.domain.models import OutboundPayload
 from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.checks import template_problem
+from payloads_tui.tui.formatting import counted
 from payloads_tui.tui.screens.editor_base import PayloadEditorScreen, tab_bindings
 from payloads_tui.tui.widgets.form import FieldRow
 from payloads_tui.tui.widgets.keyed_table import Col
@@ -200,8 +201,9 @@ class OutboundEditorScreen(PayloadEditorScreen[OutboundPayload]):
         model = self.model
         target = f"{model.method} {model.endpoint or '(answers its External API)'}"
         children = sum(len(s.children) for s in model.sources)
-        counts = f" · {len(model.sources)} sources" + (f" · {children} child sources" if children else "")
-        summary = Text.assemble((target, "bold"), (f"{counts} · {len(model.elements)} elements", "dim"))
+        counts = f" · {counted(len(model.sources), 'source')}" + (
+            f" · {counted(children, 'child source')}" if children else "")
+        summary = Text.assemble((target, "bold"), (f"{counts} · {counted(len(model.elements), 'element')}", "dim"))
         if model.response_handler:
             summary.append(f" · response → {model.response_handler}", style="dim")
         self.query_one("#editor-status-preview", Static).update(summary)
