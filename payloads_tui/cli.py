@@ -19,6 +19,7 @@ import click
 
 from payloads_tui import __version__
 from payloads_tui.domain.errors import PayloadsError
+from payloads_tui.domain.words import counted
 from payloads_tui.settings import Settings, default_demo_home, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -650,7 +651,7 @@ def format_job(ws: Any, job: Any) -> str:
     if job.data_queried:
         import json
 
-        lines.append(f"--- data queried: {len(job.data_queried)} record{'s' if len(job.data_queried) != 1 else ''}")
+        lines.append(f"--- data queried: {counted(len(job.data_queried), 'record')}")
         text = json.dumps(job.data_queried, indent=2, default=str, ensure_ascii=False)
         lines.append(text if len(text) <= 4000 else text[:4000] + f"\n… ({len(text)} characters in all; --json shows all)")
     for title, exchange, which in (("request", job.request, "request"), ("response", job.response, "response")):
@@ -727,7 +728,7 @@ def jobs_prune(ctx: click.Context, days: float | None, keep: int | None) -> None
     with writable_workspace(ctx) as (ws, _attached):
         dropped = ws.prune_jobs(max_age_days=days, max_jobs=keep)
     if dropped:
-        click.echo(f"Dropped {dropped} job{'' if dropped == 1 else 's'}.")
+        click.echo(f"Dropped {counted(dropped, 'job')}.")
     else:
         click.echo("Dropped no jobs: the log drops whole segments of older jobs, and never the newest one "
                    "(the open segment, up to a few thousand jobs).")

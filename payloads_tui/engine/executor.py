@@ -78,6 +78,7 @@ from payloads_tui.domain.models import (
     OutboundPayload,
     now,
 )
+from payloads_tui.domain.words import counted
 from payloads_tui.engine.apianswer import answer_api
 from payloads_tui.engine.auth import Authenticator, mask_headers, mask_url, secret_names
 from payloads_tui.engine.backoff import Backoff, trailing_failures
@@ -164,10 +165,6 @@ def _api_detail(response: httpx.Response) -> str:
     error = answer.get("error")
     message = error.get("message") if isinstance(error, dict) else answer.get("message")
     return f": {message[:200]}" if isinstance(message, str) and message else ""
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 class Executor:
@@ -545,7 +542,7 @@ class Executor:
             assert planned is not None
             if work.failures >= payload.max_attempts:
                 last = job.attempts[-1].error if job.attempts else None
-                self._finish(work, "Failed", f"gave up after {_plural(work.failures, 'attempt')}; the last: {last}")
+                self._finish(work, "Failed", f"gave up after {counted(work.failures, 'attempt')}; the last: {last}")
                 return
             attempt = Attempt(number=len(job.attempts) + 1, started=now())
             job.attempts.append(attempt)
@@ -606,7 +603,7 @@ class Executor:
                 self._schedule(work, delay)
                 return
             if retryable:
-                self._finish(work, "Failed", f"{failure} after {_plural(work.failures, 'attempt')}")
+                self._finish(work, "Failed", f"{failure} after {counted(work.failures, 'attempt')}")
             else:
                 self._finish(work, "Failed", failure)
             return

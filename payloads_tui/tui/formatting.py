@@ -114,11 +114,6 @@ def initiated_label(kind: str) -> str:
     return INITIATED_LABELS.get(kind, kind)
 
 
-def counted(count: int, word: str) -> str:
-    """`1 source`, `3 sources`: a count with its noun in the right number."""
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 def yes_no(value: bool) -> str:
     return "Yes" if value else "No"
 

@@ -20,9 +20,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from payloads_tui.domain.models import OutboundPayload
+from payloads_tui.domain.words import counted
 from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.checks import template_problem
-from payloads_tui.tui.formatting import counted
 from payloads_tui.tui.screens.editor_base import PayloadEditorScreen, tab_bindings
 from payloads_tui.tui.widgets.form import FieldRow
 from payloads_tui.tui.widgets.keyed_table import Col

@@ -10,10 +10,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from payloads_tui.tui.widgets.quiet import update_if_changed
-
 from payloads_tui.domain.models import Integration, Job
+from payloads_tui.domain.words import noun
 from payloads_tui.tui.formatting import format_ago, status_text
+from payloads_tui.tui.widgets.quiet import update_if_changed
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ class Highlights(Vertical):
         line = Text(" · ", style="dim").join([
             _figure("inbound", str(len(integration.inbound))),
             _figure("outbound", str(len(integration.outbound))),
-            _figure("job today" if figures.jobs_today == 1 else "jobs today", str(figures.jobs_today)),
-            _figure("failure today" if figures.failures_today == 1 else "failures today", str(figures.failures_today),
+            _figure(noun(figures.jobs_today, "job") + " today", str(figures.jobs_today)),
+            _figure(noun(figures.failures_today, "failure") + " today", str(figures.failures_today),
                     "bold red" if figures.failures_today else "bold"),
         ])
         if figures.last_job is not None:
