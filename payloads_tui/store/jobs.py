@@ -322,7 +322,7 @@ class JobLog:
         except FileNotFoundError:
             return 0
         zero = data.find(b"\0")  # the end of the lines in a preallocated log
-        end = (data if zero < 0 else data[:zero]).rfind(b"\n") + 1
+        end = data.rfind(b"\n", 0, len(data) if zero < 0 else zero) + 1
         if end < len(data) and not self.read_only:  # a torn last line, zeros: never acknowledged
             with open(path, "r+b") as handle:
                 handle.truncate(end)
