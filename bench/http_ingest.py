@@ -183,7 +183,7 @@ def serve_ours(home: Path, hold: bool = False) -> None:
         workspace = Workspace(Settings(home=home, limits=Limits(outbound_concurrency=1)))
         if not workspace.integrations():
             workspace.create_integration(bench_integration(workspace.encrypt))  # type: ignore[arg-type]
-        service = Service(workspace, http=("127.0.0.1", 0), smtp=False)
+        service = Service(workspace, http=("127.0.0.1", 0), smtp=False, commit_on_loop=True)
         await service.start()
         if hold:  # measure the receiver alone: jobs are logged durably but not processed
             service.executor.submit = lambda job: None  # type: ignore[method-assign]

@@ -80,7 +80,7 @@ def serve_ours(home: Path, hold: bool = False) -> None:
     async def main() -> None:
         workspace = Workspace(Settings(home=home, limits=Limits(outbound_concurrency=1)))
         workspace.seed_demo()
-        service = Service(workspace, http=("127.0.0.1", 0), smtp=("127.0.0.1", 0))
+        service = Service(workspace, http=("127.0.0.1", 0), smtp=("127.0.0.1", 0), commit_on_loop=True)
         await service.start()
         if hold:  # measure the receiver alone: jobs are logged durably but not processed
             service.executor.submit = lambda job: None  # type: ignore[method-assign]

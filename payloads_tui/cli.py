@@ -451,7 +451,9 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
 
     async def run() -> None:
         with open_workspace(ctx) as ws:
-            service = Service(ws, http=settings.http_address, smtp=settings.smtp_address, sandbox=sandbox)
+            service = Service(
+                ws, http=settings.http_address, smtp=settings.smtp_address, sandbox=sandbox, commit_on_loop=True
+            )
             control = ControlServer(ws)
 
             changes = StatusChanges()

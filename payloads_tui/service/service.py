@@ -123,6 +123,9 @@ class Service:
 
     `inbound_worker` overrides `limits.inbound_worker` (the CLI's one-shot commands turn
     it off: a thread processes their few jobs sooner than a new process starts).
+    `commit_on_loop` lets a lone webhook's job be committed by the loop's own thread
+    (`JobLog.commit_on_loop`): `payloads serve` turns it on; under the console it stays
+    off, so the UI's loop never waits for the disk.
     """
 
     def __init__(
@@ -135,8 +138,11 @@ class Service:
         transport: Any = None,
         inbound_worker: bool | None = None,
         retention: bool = True,
+        commit_on_loop: bool = False,
     ) -> None:
         self.workspace = workspace
+        #: Headless (`payloads serve`): a webhook alone commits its job on the loop (`JobLog.commit_on_loop`).
+        self._commit_on_loop = commit_on_loop
         settings = workspace.settings
         self._http_address: Address | None = settings.http_address if http is None else (http or None)
         self._smtp_address: Address | None = settings.smtp_address if smtp is None else (smtp or None)
@@ -224,6 +230,7 @@ class Service:
                 smtp_sock = bind_listener(self._smtp_address, "smtp")
             await self.executor.start()
             self._executor_started = True
+            self.workspace.jobs.commit_on_loop = self._commit_on_loop
             settings = self.workspace.settings
             if http_sock is not None:
                 self._http_bound = self._bound(http_sock)
@@ -300,6 +307,7 @@ class Service:
         return "127.0.0.1", 0
 
     async def _stop_parts(self) -> None:
+        self.workspace.jobs.commit_on_loop = False
         if self.retention is not None:
             await self._quietly(self.retention.stop(), "retention")
         if self._http is not None:

@@ -9,7 +9,7 @@ A batch filled from an event loop becomes ready at the end of the loop iteration
 queued into it (a `call_soon` "kick" runs after every callback already scheduled), so
 all the handlers woken together land in one batch, and the writer runs while the loop
 sleeps instead of fighting it for the GIL. A batch filled from another thread is ready
-at once.
+at once. A loop may also commit a batch only it waits for itself (`JobLog.commit_on_loop`).
 """
 
 from __future__ import annotations
@@ -48,9 +48,13 @@ class Batch:
         if self.error is not None:
             raise StoreError(str(self.error))
 
-    def wake(self) -> None:
-        """Resolve every waiter (called once, by the writer, after `done` is set)."""
+    def wake(self, here: asyncio.AbstractEventLoop | None = None) -> None:
+        """Resolve every waiter (called once, after `done` is set): those of `here`, the caller's
+        running loop, at once; those of other loops through their `call_soon_threadsafe`."""
         for loop, futures in self.waiters.items():
+            if loop is here:
+                _resolve(futures, self.error)
+                continue
             try:
                 loop.call_soon_threadsafe(_resolve, futures, self.error)
             except RuntimeError:  # that loop is closed; nobody is waiting there any more

@@ -1,4 +1,5 @@
-"""A headless service for the crash test: demo workspace + a `load` integration, ephemeral port.
+"""A headless service for the crash test, as `payloads serve` runs it (`commit_on_loop`):
+demo workspace + a `load` integration, ephemeral port.
 
 Usage: `python serve_script.py <home>`. Prints `READY <http port>` once it answers; on
 SIGTERM it stops the service and closes the workspace. `kill -9` is the point.
@@ -58,7 +59,7 @@ def open_workspace(home: Path) -> Workspace:
 
 async def serve(home: Path) -> None:
     workspace = open_workspace(home)
-    service = Service(workspace, http=("127.0.0.1", 0), smtp=False)
+    service = Service(workspace, http=("127.0.0.1", 0), smtp=False, commit_on_loop=True)  # as `payloads serve`
     await service.start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

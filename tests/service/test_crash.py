@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from payloads_tui.store.jobs import JobLog
 from payloads_tui.store.records import RecordStore
@@ -19,7 +20,6 @@ from .conftest import children_of, exited
 
 SCRIPT = Path(__file__).with_name("serve_script.py")
 ROOT = Path(__file__).resolve().parents[2]
-WORKERS = 8
 KILL_AFTER_ACCEPTED = 150
 
 
@@ -48,12 +48,14 @@ async def send_until_killed(port: int, worker: int, accepted: dict[str, str], st
             accepted[key] = answer.json()["job"]
 
 
-async def test_kill_9_mid_load_loses_no_accepted_job(tmp_path: Path) -> None:
+@pytest.mark.parametrize("senders", [8, 1], ids=["8-senders", "1-sender"])
+async def test_kill_9_mid_load_loses_no_accepted_job(tmp_path: Path, senders: int) -> None:
+    """8 senders: most commits are the writer thread's; 1 sender: most are the loop's own (`commit_on_loop`)."""
     home = tmp_path / "home"
     process, port = await start_server(home)
     accepted: dict[str, str] = {}
     stop = asyncio.Event()
-    senders = [asyncio.create_task(send_until_killed(port, w, accepted, stop)) for w in range(WORKERS)]
+    tasks = [asyncio.create_task(send_until_killed(port, w, accepted, stop)) for w in range(senders)]
     deadline = time.monotonic() + 20
     while len(accepted) < KILL_AFTER_ACCEPTED and time.monotonic() < deadline:
         await asyncio.sleep(0.005)
@@ -63,7 +65,7 @@ async def test_kill_9_mid_load_loses_no_accepted_job(tmp_path: Path) -> None:
     stop.set()
     assert workers, "the service should have started its inbound worker process"
     assert all(exited(pid) for pid in workers), "the inbound worker outlived its service"
-    await asyncio.wait_for(asyncio.gather(*senders), timeout=10)
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
     assert len(accepted) >= KILL_AFTER_ACCEPTED, "the load did not get going"
 
     process, port = await start_server(home)

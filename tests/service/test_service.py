@@ -12,7 +12,30 @@ from payloads_tui.engine.events import ServiceChanged
 from payloads_tui.domain.models import ExternalApi, Integration
 from payloads_tui.service.service import Service, exposure_warnings, is_loopback
 from payloads_tui.service.workspace import Workspace
+from payloads_tui.store import jobs as jobs_module
 from payloads_tui.store.demo import DEMO_STRIPE_KEY
+
+from .serve_script import load_integration
+
+
+async def test_a_headless_service_commits_a_lone_webhook_on_its_loop(workspace: Workspace, monkeypatch) -> None:
+    monkeypatch.setattr(jobs_module, "INLINE_COMMIT_SECONDS", 0.1)  # a busy test machine's disk is not "slow"
+    workspace.create_integration(load_integration())
+    for headless in (True, False):
+        service = Service(workspace, http=("127.0.0.1", 0), smtp=False, commit_on_loop=headless)
+        await service.start()
+        before = workspace.jobs.loop_commits
+        try:
+            assert workspace.jobs.commit_on_loop is headless
+            async with httpx.AsyncClient(base_url=service.http_url, timeout=5) as client:
+                for n in range(3):
+                    answer = await client.post("/api/load/ping", json={"key": f"k{n}", "n": n})
+                    assert answer.status_code == 202, answer.text
+        finally:
+            await service.stop()
+        assert workspace.jobs.commit_on_loop is False  # the console may embed the next service
+        made = workspace.jobs.loop_commits - before
+        assert made >= 1 if headless else made == 0, (headless, made)
 
 
 def listening_socket() -> socket.socket:
