@@ -356,9 +356,13 @@ class InboundProcessor:
         if not failed:
             status, error = "Completed", None
         elif not good:
-            status, error = "Failed", f"all {failed} records failed; the first: {first_error}"
+            status = "Failed"
+            error = (f"the only record failed: {first_error}" if failed == 1
+                     else f"all {failed} records failed; the first: {first_error}")
         else:
-            status, error = "Partially Completed", f"{failed} of {len(results)} records failed; the first: {first_error}"
+            status = "Partially Completed"
+            error = (f"1 of {len(results)} records failed: {first_error}" if failed == 1
+                     else f"{failed} of {len(results)} records failed; the first: {first_error}")
         return InboundOutcome(
             status=status,
             results=results,

@@ -268,7 +268,7 @@ def test_partial_success_on_writes_the_good_records_and_reports_the_bad(tmp_path
     bad = outcome.results[2]
     assert (bad.target, bad.item, bad.record_id) == ("OrderLine", 1, None)
     assert bad.error is not None and bad.error.startswith("amount: cents_to_decimal() expects a number")
-    assert outcome.error is not None and outcome.error.startswith("1 of 4 records failed; the first: item 2 of target OrderLine")
+    assert outcome.error is not None and outcome.error.startswith("1 of 4 records failed: item 2 of target OrderLine")
     fresh = RecordStore(tmp_path)
     assert sorted(ln["stripe_id"] for ln in fresh.all("OrderLine")) == ["li_1", "li_3"]
     assert fresh.count("Order") == 1
@@ -315,6 +315,13 @@ def test_all_items_failing_is_failed_even_with_partial_success(processor: Inboun
     outcome = run(processor, payload(ACCOUNT_UPSERT, partial=True), customer_list(customer(1, balance="x"), customer(2, balance=[])))
     assert (outcome.status, outcome.records_processed, outcome.records_failed) == ("Failed", 0, 2)
     assert outcome.error is not None and outcome.error.startswith("all 2 records failed; the first: item 1 of target Account")
+    assert store.count("Account") == 0
+
+
+def test_a_lone_failing_record_is_named_as_the_only_one(processor: InboundProcessor, store: RecordStore) -> None:
+    outcome = run(processor, payload(ACCOUNT_UPSERT, partial=True), customer_list(customer(1, balance="x")))
+    assert (outcome.status, outcome.records_processed, outcome.records_failed) == ("Failed", 0, 1)
+    assert outcome.error is not None and outcome.error.startswith("the only record failed: item 1 of target Account")
     assert store.count("Account") == 0
 
 
