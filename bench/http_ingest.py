@@ -6,7 +6,8 @@ Both servers run in child processes (uvicorn, httptools, asyncio loop) on 127.0.
 - bare: a Starlette route that reads the body, parses the JSON and answers 202;
 - bare durable: the same route, answering only once the body is appended to a file
   and fdatasync'd, with the least group commit there is (`GroupCommit`: a writer
-  thread, one write and one fdatasync for all the bodies queued meanwhile). The floor
+  thread, one write and one fdatasync for all the bodies queued meanwhile; a body alone,
+  with no commit in flight, written by the loop itself, as `payloads serve` does). The floor
   of any durable answer on this machine: where ours is below 0.5 of bare, this says
   how much of that is the disk (1 connection: every answer waits for an fdatasync)
   and how much is our own work per request;
@@ -76,7 +77,9 @@ class GroupCommit:
     """The least a durable answer needs: lines appended by a writer thread, one write and one
     fdatasync for all the lines queued meanwhile; each caller's future resolves once its line is on disk.
     The file is preallocated with zeros, 1 MiB ahead, as the job log's active file is: an fdatasync
-    that only overwrites skips the file system's journal."""
+    that only overwrites skips the file system's journal. As `payloads serve` does
+    (`JobLog.commit_on_loop`), a line that is alone when its loop iteration ends, with no commit
+    in flight, is written by the loop itself, sparing two thread hand-overs."""
 
     AHEAD = 1 << 20
 
@@ -86,6 +89,7 @@ class GroupCommit:
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         self.size = self.allocated = 0
         self.pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self.busy = False  # a commit is in flight
         self.changed = threading.Condition()
         self.loop: asyncio.AbstractEventLoop | None = None
         threading.Thread(target=self.run, daemon=True).start()
@@ -96,25 +100,45 @@ class GroupCommit:
         with self.changed:
             self.pending.append((line, future))
             if len(self.pending) == 1:
-                self.changed.notify()
+                self.loop.call_soon(self.kick)
         return future
+
+    def kick(self) -> None:
+        with self.changed:
+            if not self.pending:
+                return
+            if len(self.pending) > 1 or self.busy:
+                self.changed.notify()
+                return
+            batch, self.pending, self.busy = self.pending, [], True
+        self.commit(batch)
+        with self.changed:
+            self.busy = False
+            if self.pending:
+                self.changed.notify()
+        self.resolve([future for _, future in batch])
 
     def run(self) -> None:
         while True:
             with self.changed:
-                while not self.pending:
+                while not self.pending or self.busy:
                     self.changed.wait()
-                batch, self.pending = self.pending, []
-            data = b"".join(line for line, _ in batch)
-            end = self.size + len(data)
-            if end > self.allocated:
-                os.pwrite(self.fd, bytes(self.AHEAD), end)
-                self.allocated = end + self.AHEAD
-            os.pwrite(self.fd, data, self.size)
-            self.size = end
-            os.fdatasync(self.fd)
+                batch, self.pending, self.busy = self.pending, [], True
+            self.commit(batch)
+            with self.changed:
+                self.busy = False
             assert self.loop is not None
             self.loop.call_soon_threadsafe(self.resolve, [future for _, future in batch])
+
+    def commit(self, batch: list[tuple[bytes, asyncio.Future[None]]]) -> None:
+        data = b"".join(line for line, _ in batch)
+        end = self.size + len(data)
+        if end > self.allocated:
+            os.pwrite(self.fd, bytes(self.AHEAD), end)
+            self.allocated = end + self.AHEAD
+        os.pwrite(self.fd, data, self.size)
+        self.size = end
+        os.fdatasync(self.fd)
 
     @staticmethod
     def resolve(futures: list[asyncio.Future[None]]) -> None:
