@@ -142,3 +142,36 @@ async def test_a_failed_commit_on_the_loop_fails_its_waiter_and_loses_nothing_la
     with JobLog(tmp_path, read_only=True) as reader:
         assert reader.get(after.number) is not None
         assert reader.total() == 2
+
+
+async def test_loop_commits_and_saves_from_a_thread_interleave_without_loss(tmp_path: Path) -> None:
+    log = JobLog(tmp_path)
+    log.commit_on_loop = True
+    stop = threading.Event()
+    by_thread: list[str] = []
+
+    def saver() -> None:  # a thread saving as the console's workers do: each save waits for its commit
+        while not stop.is_set() and len(by_thread) < 2000:
+            job = new_job(log)
+            log.save(job)
+            by_thread.append(job.number)
+            time.sleep(0.0005)  # leave the writer idle now and then, so the loop commits too
+
+    thread = threading.Thread(target=saver)
+    thread.start()
+    by_loop = []
+    try:
+        for _ in range(200):
+            job = new_job(log)
+            await asyncio.wait_for(log.save_durable(job), timeout=5)
+            by_loop.append(job.number)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert log.loop_commits > 0, "no batch was left to the loop: this test did not test it"
+    log.close()
+    with JobLog(tmp_path, read_only=True) as reader:
+        stored = {job.number for job in reader.newest("inbound", limit=10_000)}
+    assert set(by_loop) | set(by_thread) <= stored
+    assert len(stored) == len(by_loop) + len(by_thread)
