@@ -518,10 +518,14 @@ class JobLog:
         batch.error = self._commit_batch(batch)
         self.loop_commits += 1
         with self._lock:
-            batch.done.set()
-            if self._inflight is batch:
-                self._inflight = None
-        batch.wake(asyncio.get_running_loop())
+            self._retire(batch, asyncio.get_running_loop())
+
+    def _retire(self, batch: Batch, here: asyncio.AbstractEventLoop | None = None) -> None:
+        """A committed batch is done: wake its waiters, those of `here` (the caller's loop) at once."""
+        batch.done.set()
+        if self._inflight is batch:
+            self._inflight = None
+        batch.wake(here)
 
     def _commit_here(self, batch: Batch) -> bool:
         """Whether the kicking loop commits `batch` itself (caller holds `_lock`): only one caller
@@ -567,10 +571,7 @@ class JobLog:
                 if finished is not None:
                     # Woken while we hold `_lock`, a caller's next save blocks on it (not on the
                     # GIL) until `wait()` below lets go: the hand-over costs microseconds.
-                    finished.done.set()
-                    if self._inflight is finished:
-                        self._inflight = None
-                    finished.wake()
+                    self._retire(finished)
                     finished = None
                 while not (self._open_batch.ready or self._closing):
                     if self._open_batch.items:
