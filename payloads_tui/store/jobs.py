@@ -521,7 +521,7 @@ class JobLog:
             self._retire(batch, asyncio.get_running_loop())
 
     def _retire(self, batch: Batch, here: asyncio.AbstractEventLoop | None = None) -> None:
-        """A committed batch is done: wake its waiters, those of `here` (the caller's loop) at once."""
+        """A committed batch is done (caller holds `_lock`): wake its waiters, those of `here` (the caller's loop) at once."""
         batch.done.set()
         if self._inflight is batch:
             self._inflight = None
