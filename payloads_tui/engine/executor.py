@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import http.cookiejar
 import logging
 import ssl
 import time
@@ -223,6 +224,7 @@ class Executor:
         return httpx.AsyncClient(
             transport=self._transport,
             verify=_ssl_context(),
+            cookies=_cookie_jar(),
             follow_redirects=False,
             headers={"User-Agent": f"payloads-console/{__version__}"},
         )
@@ -927,6 +929,32 @@ class Executor:
 def _ssl_context() -> ssl.SSLContext:
     """One TLS context for every client (loading the CA bundle costs ~60 ms per client otherwise)."""
     return httpx.create_ssl_context()
+
+
+class _NoCookies(http.cookiejar.CookiePolicy):
+    """Keeps no cookie and sends none: jobs share clients (one per worker, across integrations and
+    credentials), so a cookie one answer set must not ride on another job's request. A payload
+    that needs a cookie sends it as a header."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = True
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: Any) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: Any) -> bool:
+        return False
+
+
+def _cookie_jar() -> http.cookiejar.CookieJar:
+    return http.cookiejar.CookieJar(policy=_NoCookies())
 
 
 def _outbound_payload(integration: Integration, name: str) -> OutboundPayload:

@@ -235,3 +235,16 @@ async def test_inbound_jobs_process_the_logged_body_and_announce_changes(store: 
     assert mine[0].created and [c.job.status for c in mine[1:]][-1] == "Completed"
     bad = await executor.run_inbound("api", "Things In", b"{nope", content_type="application/json", wait=True)
     assert bad.status == "Failed" and bad.error.startswith("could not parse the body as JSON")
+
+
+async def test_a_cookie_one_answer_sets_never_rides_on_another_job(store: Store, serve) -> None:
+    # Workers keep their client from job to job, across integrations and credentials: httpx's
+    # default cookie jar would send job 1's session cookie with every later job of that worker.
+    server = await serve(lambda seen: Reply(200, {"ok": True}, headers={"Set-Cookie": "session=s3cr3t; Path=/"}))
+    setup(store, server.url)
+    executor = await store.started(outbound_concurrency=2)
+    jobs = [job for _ in range(6) for job in await executor.run_outbound("api", "Send", wait=True)]
+    assert [job.status for job in jobs] == ["Completed"] * 6
+    assert len(server.seen) == 6
+    assert [seen.headers.get("cookie") for seen in server.seen] == [None] * 6
+    assert all("cookie" not in job.request.headers for job in jobs)
