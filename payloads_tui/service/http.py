@@ -78,6 +78,9 @@ log = logging.getLogger(__name__)
 VALIDATE_IN_REQUEST_BYTES = 256 * 1024
 #: Bodies up to this size are parsed on the loop; larger ones in a worker thread.
 PARSE_ON_LOOP_BYTES = 16 * 1024
+#: The request line and headers of one request, at most (bytes); more gets 431 (Node.js allows
+#: 16 KiB, nginx 32 KiB by default; some senders' signature and trace headers are long).
+MAX_HEAD_BYTES = 64 * 1024
 ALWAYS_MASKED = ("authorization", "proxy-authorization", "x-api-key", "stripe-signature", "cookie")
 
 #: What each inbound kind accepts as Content-Type, for 415 answers.
@@ -499,20 +502,66 @@ def make_http_app(workspace: Workspace, executor: Executor, limits: Limits) -> R
 # --- serving inside the running loop ---------------------------------------------------
 
 
+class _HeadTooLarge(Exception):
+    """Raised in a parser callback to stop a request whose headers are over `MAX_HEAD_BYTES`."""
+
+
 class JsonErrorsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, answering a request it cannot parse in JSON like every other error.
+    """uvicorn's httptools protocol, answering a request it cannot parse in JSON like every other
+    error, and refusing a request line and headers over `MAX_HEAD_BYTES` (431).
 
     uvicorn answers a malformed request (a bad Content-Length, a broken chunk, a control
-    character in a header) with a plain-text 400 that does not say what was wrong.
+    character in a header) with a plain-text 400 that does not say what was wrong. And with
+    httptools it takes headers of any size: a client could fill memory with one request, and
+    the job log with every webhook (headers are logged with the job; bodies have their limit).
     """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._in_head = True  # between a message's first byte and the end of its headers
+        self._head_bytes = 0
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self._in_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+            self._refuse_large_head()  # still arriving: refused before it fills memory
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > MAX_HEAD_BYTES:  # arrived in one read: refused here, before the request runs
+            self._head_bytes = size
+            raise _HeadTooLarge  # the parser stops; uvicorn then calls `send_400_response`
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head = True
+        self._head_bytes = 0
 
     def send_400_response(self, msg: str) -> None:
         # Called from uvicorn's `except httptools.HttpParserError:`, so the parser's reason is at hand.
         error = sys.exc_info()[1]
+        if isinstance(error, httptools.HttpParserError) and isinstance(error.__context__, _HeadTooLarge):
+            self._refuse_large_head()
+            return
         reason = str(error).rstrip(".") if isinstance(error, httptools.HttpParserError) and str(error) else msg
-        body = _json.encode({"error": f"malformed HTTP request: {reason}; check the request line, headers "
-                                      "and body framing (Content-Length, Transfer-Encoding)"})
-        head = [b"HTTP/1.1 400 Bad Request\r\n"]
+        self._refuse(b"400 Bad Request", f"malformed HTTP request: {reason}; check the request line, headers "
+                                         "and body framing (Content-Length, Transfer-Encoding)")
+
+    def _refuse_large_head(self) -> None:
+        self._refuse(
+            b"431 Request Header Fields Too Large",
+            f"the request line and headers are larger than the {MAX_HEAD_BYTES} bytes allowed; "
+            "send fewer or shorter headers",
+        )
+
+    def _refuse(self, status: bytes, error: str) -> None:
+        """Answer `status` with a JSON error and close the connection (the request is not run)."""
+        body = _json.encode({"error": error})
+        head = [b"HTTP/1.1 ", status, b"\r\n"]
         for name, value in self.server_state.default_headers:
             head.extend([name, b": ", value, b"\r\n"])
         head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body))

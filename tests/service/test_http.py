@@ -289,3 +289,55 @@ async def test_a_larger_malformed_body_goes_to_a_blob(workspace: Workspace, clie
     assert job is not None and job.status == "Failed" and job.request is not None
     assert job.request.body is None and job.request.body_blob
     assert workspace.jobs.body_of(job.request) == body
+
+
+async def test_headers_over_the_limit_get_a_json_431_and_no_job(
+    workspace: Workspace, service: Service, client: httpx.AsyncClient
+) -> None:
+    from payloads_tui.service.http import MAX_HEAD_BYTES
+
+    before = job_count(workspace)
+    host, port = service.http_url.removeprefix("http://").rsplit(":", 1)  # type: ignore[union-attr]
+    body = customer_event("cus_test_big_head")
+    head = "".join(f"{k}: {v}\r\n" for k, v in signed(body).items())
+    requests = {
+        "one long header": f"X-Big: {'a' * MAX_HEAD_BYTES}\r\n",
+        "many headers": "".join(f"X-N{i}: {'b' * 60}\r\n" for i in range(MAX_HEAD_BYTES // 60)),
+    }
+    for name, extra in requests.items():
+        reader, writer = await asyncio.open_connection(host, int(port))
+        request = f"POST /api/stripe/customers HTTP/1.1\r\nHost: x\r\n{head}{extra}Content-Length: {len(body)}\r\n\r\n"
+        writer.write(request.encode() + body)
+        answer = await asyncio.wait_for(reader.read(), timeout=10)  # the server closes the connection
+        writer.close()
+        status, _, rest = answer.partition(b"\r\n")
+        headers, _, error = rest.partition(b"\r\n\r\n")
+        assert status == b"HTTP/1.1 431 Request Header Fields Too Large", name
+        assert b"content-type: application/json" in headers.lower()
+        assert f"larger than the {MAX_HEAD_BYTES} bytes allowed" in json.loads(error)["error"]
+    # Headers that never end: refused once more than the limit has arrived, not buffered on.
+    reader, writer = await asyncio.open_connection(host, int(port))
+    answer = b""
+    try:
+        writer.write(b"POST /api/stripe/customers HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+        for _ in range(4 * MAX_HEAD_BYTES // 4096):
+            writer.write(b"e" * 4096)
+            await writer.drain()
+            await asyncio.sleep(0.002)
+        answer = await asyncio.wait_for(reader.read(), timeout=5)
+    except ConnectionError:  # closed while we were still sending: also a refusal
+        answer = b"HTTP/1.1 431 (connection closed)"
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    assert job_count(workspace) == before
+
+    # Just under the limit, with a body arriving in the same reads: accepted.
+    big = json.dumps({**json.loads(body), "pad": "x" * (TEST_LIMITS.max_body_bytes - 2048)}).encode()
+    near = {**signed(big), "X-Trace": "t" * (MAX_HEAD_BYTES - 2048)}
+    answer = await client.post("/api/stripe/customers", content=big, headers=near)
+    assert answer.status_code == 202, answer.text
+    # A keep-alive connection counts each request's headers on their own.
+    for _ in range(3):
+        again = await client.post("/api/stripe/customers", content=body, headers={**signed(body), "X-Trace": "t" * (MAX_HEAD_BYTES // 2)})
+        assert again.status_code == 202, again.text
