@@ -94,6 +94,8 @@ class ControlServer:
         self.workspace = workspace
         self.path = socket_path(workspace.home)
         self._server: asyncio.AbstractServer | None = None
+        self._handlers: set[asyncio.Task[Any]] = set()  # one per open connection
+        self._subscribers: set[asyncio.StreamWriter] = set()  # connections streaming events
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()  # we hold the lock: any socket file left is stale
@@ -107,6 +109,13 @@ class ControlServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+            # Event streams never end by themselves: close them, and let every connection's
+            # handler finish, rather than be cancelled later by the loop's shutdown (which
+            # Python 3.11's streams report as an "Exception in callback").
+            for writer in list(self._subscribers):
+                writer.close()
+            if self._handlers:
+                await asyncio.wait(set(self._handlers), timeout=2)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
             self._server = None
@@ -114,6 +123,10 @@ class ControlServer:
             self.path.unlink()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
+            handler.add_done_callback(self._handlers.discard)
         try:
             while line := await reader.readline():
                 try:
@@ -160,6 +173,7 @@ class ControlServer:
 
         unsubscribe = self.workspace.events.subscribe(forward)
         closed = asyncio.ensure_future(reader.read())
+        self._subscribers.add(writer)
         try:
             await self._send(writer, {"ok": True, "result": "subscribed"})
             while not closed.done():
@@ -170,6 +184,7 @@ class ControlServer:
                     break
                 await self._send(writer, event_to_data(getter.result()))
         finally:
+            self._subscribers.discard(writer)
             unsubscribe()
             closed.cancel()
 
@@ -201,11 +216,13 @@ class ControlServer:
 
 
 #: Workspace methods another process may call (everything but closing and key rotation,
-#: which needs the data directory to itself).
+#: which needs the data directory to itself). Bundles travel as data (`export_data`,
+#: `import_data`): the caller reads and writes its files itself, with its own rights and
+#: its own working directory (`RemoteWorkspace.export` / `import_`).
 REMOTE_METHODS = frozenset({
     "integrations", "integration", "create_integration", "save_integration", "delete_integration",
     "schemas", "save_schema", "history", "encrypt", "new_api_token", "reveal_secret", "reveal_api_secret",
-    "export", "import_", "import_data", "seed_demo", "record_objects", "list_records",
+    "export_data", "import_data", "seed_demo", "record_objects", "list_records",
     "inbound_payload", "try_inbound", "job", "newest_jobs", "prune_jobs", "job_counts", "job_body",
     "service_status", "api_url", "run_outbound", "run_inbound", "retry_job", "replay_job",
     "send_test_email",

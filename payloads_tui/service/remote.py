@@ -14,7 +14,7 @@ import contextlib
 import functools
 import inspect
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -22,6 +22,10 @@ from payloads_tui.domain.errors import ServiceError
 from payloads_tui.engine.events import EventBus
 from payloads_tui.service.control import REMOTE_METHODS, ControlClient, method_hints
 from payloads_tui.settings import Settings
+from payloads_tui.store.bundles import ImportResult, read_bundle, write_bundle
+
+if TYPE_CHECKING:
+    from payloads_tui.service.workspace import ConflictPolicy
 
 
 class RemoteWorkspace:
@@ -58,6 +62,15 @@ class RemoteWorkspace:
             return _decode_as(self.client.call("call", method=name, kwargs=kwargs), returns)
 
         return call
+
+    def export(self, slug: str, path: Path, *, passphrase: str | None = None) -> Path:
+        """Write the bundle of `slug` to `path` here (the service only builds it)."""
+        write_bundle(path, self.export_data(slug, passphrase=passphrase))
+        return path
+
+    def import_(self, path: Path, *, on_conflict: ConflictPolicy = "skip", passphrase: str | None = None) -> ImportResult:
+        """Import the bundle in `path`, read here, through the service."""
+        return self.import_data(read_bundle(path), on_conflict=on_conflict, passphrase=passphrase)
 
     async def start_events(self) -> None:
         """Stream the service's events into `self.events` (call inside the running loop)."""

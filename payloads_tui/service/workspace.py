@@ -193,9 +193,12 @@ class Workspace:
     # --- bundles -----------------------------------------------------------------------
 
     def export(self, slug: str, path: Path, *, passphrase: str | None = None) -> Path:
-        bundle = export_bundle(self.config, self.vault, slug, passphrase=passphrase)
-        write_bundle(path, bundle)
+        write_bundle(path, self.export_data(slug, passphrase=passphrase))
         return path
+
+    def export_data(self, slug: str, *, passphrase: str | None = None) -> dict[str, Any]:
+        """The bundle of `slug` (secrets left out, or encrypted under `passphrase`), not written anywhere."""
+        return export_bundle(self.config, self.vault, slug, passphrase=passphrase)
 
     def import_(self, path: Path, *, on_conflict: ConflictPolicy = "skip", passphrase: str | None = None) -> ImportResult:
         return self.import_data(read_bundle(path), on_conflict=on_conflict, passphrase=passphrase)

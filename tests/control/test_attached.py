@@ -137,6 +137,25 @@ def test_cli_changes_go_through_the_running_service(served: Served) -> None:
     assert cli(served.home, "key", "rotate").returncode == 0  # the lock was released
 
 
+def test_bundles_travel_as_data_while_a_service_runs(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = tmp_path / "stripe.json"
+    assert cli(served.home, "export", "stripe", "-o", str(bundle)).returncode == 0
+    imported = cli(served.home, "import", str(bundle), "--on-conflict", "rename")
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert imported.stdout.startswith("Imported Stripe (2) as stripe-2 (created)")
+    remote = attach(load_settings(home=served.home))
+    assert remote is not None
+    assert len(remote.integrations()) == 2
+
+    # The console attached: files are read and written by it, relative to its own directory.
+    monkeypatch.chdir(tmp_path)
+    assert remote.export("stripe", Path("again.json")) == Path("again.json")
+    assert json.loads((tmp_path / "again.json").read_text())["integration"]["slug"] == "stripe"
+    assert remote.import_(Path("again.json")).action == "skipped"
+
+
 def test_attached_workspace_sees_jobs_live(served: Served) -> None:
     remote = point_demo_at_sandbox(served)
     body = json.dumps({"id": "evt_live", "type": "customer.created",
@@ -281,3 +300,6 @@ def test_jobs_follow_says_when_the_service_stops(served: Served) -> None:
             follow.kill()
     assert follow.returncode == 1
     assert "The service stopped; no more jobs to follow." in stderr
+    assert served.process.stdout is not None
+    said = served.process.stdout.read()  # stopping with a subscriber attached is as quiet as without
+    assert "Traceback" not in said and "ERROR" not in said, said
