@@ -213,13 +213,14 @@ class HttpReceiver:
         if api is None:
             allowed = [other for other in ("GET", "POST") if integration.api(path, other) is not None]
             if allowed:
-                return error_response(
-                    405, f"/api/{slug}/{path} takes {' or '.join(allowed)} only", headers={"Allow": ", ".join(allowed)}
+                allow = ", ".join(m for other in allowed for m in (("GET", "HEAD") if other == "GET" else (other,)))
+                return self.refuse(
+                    request, slug, 405, f"/api/{slug}/{path} takes {' or '.join(allowed)} only", {"Allow": allow}
                 )
-            return error_response(404, f"integration {slug!r} has no External API {method} {path!r}")
+            return self.refuse(request, slug, 404, f"integration {slug!r} has no External API {method} {path!r}")
         if not api.active:
-            return error_response(
-                403, f"the External API {method} /api/{slug}/{path} is inactive; activate it in APIs & Emails"
+            return self.refuse(
+                request, slug, 403, f"the External API {method} /api/{slug}/{path} is inactive; activate it in APIs & Emails"
             )
         if method == "POST":
             return await self.receive(request, integration, api)
@@ -242,11 +243,11 @@ class HttpReceiver:
             if not declared.isdigit():
                 return error_response(400, "Content-Length is not a number")
             if int(declared) > self.limits.max_body_bytes:
-                return self.too_large()
+                return self.too_large(request, integration)
         try:
             body = await self.read_body(request)
         except BodyTooLarge:
-            return self.too_large()
+            return self.too_large(request, integration)
         except ClientDisconnect:
             return Response(status_code=400)
         if api.auth in ("stripe", "hmac"):
@@ -257,7 +258,9 @@ class HttpReceiver:
         if kind != payload.content_type:
             label = CONTENT_TYPE_LABELS.get(payload.content_type, payload.content_type)
             shown = mime.split(";", 1)[0][:80] or "(none)"
-            return error_response(
+            return self.refuse(
+                request,
+                integration.slug,
                 415,
                 f"Content-Type {shown} does not fit payload {payload.name!r}, which takes {label}: "
                 f"send {ACCEPTED_MEDIA[payload.content_type]}",
@@ -299,13 +302,24 @@ class HttpReceiver:
                 chunks.append(chunk)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)  # one chunk: no copy
 
-    def too_large(self) -> Response:
-        return error_response(
+    def too_large(self, request: Request, integration: Integration) -> Response:
+        return self.refuse(
+            request,
+            integration.slug,
             413,
             f"the body is larger than the {self.limits.max_body_bytes} bytes allowed; "
             "raise limits.max_body_bytes (PAYLOADS_MAX_BODY_BYTES) to accept it",
-            headers={"Connection": "close"},
+            {"Connection": "close"},
         )
+
+    def refuse(
+        self, request: Request, slug: str, status: int, error: str, headers: dict[str, str] | None = None, **extra: Any
+    ) -> Response:
+        """The JSON error answer to a request for integration `slug`, shown to the operator too, as
+        refused credentials are: a sender whose webhooks all bounce is seen, not just lost."""
+        where = f"{request.method} {request.url.path}"
+        self.workspace.events.publish(AuthRejected(slug, where, f"{status}, {error}", peer_of(request)))
+        return error_response(status, error, headers=headers, **extra)
 
     @staticmethod
     def check_body(payload: InboundPayload, body: bytes, content_type: str) -> tuple[ParsedBody | None, str | None]:

@@ -163,7 +163,9 @@ async def test_hmac_api_added_while_running(workspace: Workspace, client: httpx.
     assert bad.status_code == 401
 
 
-async def test_not_found_inactive_and_wrong_method(workspace: Workspace, client: httpx.AsyncClient) -> None:
+async def test_not_found_inactive_and_wrong_method(
+    workspace: Workspace, client: httpx.AsyncClient, events: list
+) -> None:
     body = customer_event("cus_test_codes")
     unknown_integration = await client.post("/api/nope/customers", content=body)
     assert unknown_integration.status_code == 404 and "nope" in unknown_integration.json()["error"]
@@ -186,9 +188,22 @@ async def test_not_found_inactive_and_wrong_method(workspace: Workspace, client:
     workspace.save_integration(integration)
     inactive = await client.post("/api/stripe/customers", content=body, headers=signed(body))
     assert inactive.status_code == 403 and "inactive" in inactive.json()["error"]
+    accounts = await client.put("/api/stripe/accounts")
+    assert accounts.status_code == 405 and accounts.headers["allow"] == "GET, HEAD"
+
+    # The operator sees each refusal of a request for a configured integration; a URL of
+    # no integration (a scanner, a typo in the host part) is only answered.
+    refused = [(e.integration, e.where, e.reason.split(",")[0]) for e in events if isinstance(e, AuthRejected)]
+    assert refused == [
+        ("stripe", "POST /api/stripe/nothing-here", "404"),
+        ("stripe", "PUT /api/stripe/customers", "405"),
+        ("stripe", "GET /api/stripe/customers", "405"),
+        ("stripe", "POST /api/stripe/customers", "403"),
+        ("stripe", "PUT /api/stripe/accounts", "405"),
+    ]
 
 
-async def test_body_limits(workspace: Workspace, client: httpx.AsyncClient) -> None:
+async def test_body_limits(workspace: Workspace, client: httpx.AsyncClient, events: list) -> None:
     before = job_count(workspace)
     big = b'{"pad": "' + b"x" * TEST_LIMITS.max_body_bytes + b'"}'
     declared = await client.post("/api/stripe/customers", content=big, headers=signed(big))
@@ -201,6 +216,8 @@ async def test_body_limits(workspace: Workspace, client: httpx.AsyncClient) -> N
     chunked = await client.post("/api/stripe/customers", content=chunks(), headers=signed(big))
     assert chunked.status_code == 413
     assert job_count(workspace) == before
+    reasons = [e.reason for e in events if isinstance(e, AuthRejected)]
+    assert len(reasons) == 2 and all(r.startswith("413, the body is larger than") for r in reasons)
 
 
 async def test_a_request_that_cannot_be_parsed_gets_a_json_400(
@@ -230,7 +247,7 @@ async def test_a_request_that_cannot_be_parsed_gets_a_json_400(
     assert (await client.get("/healthz")).status_code == 200  # the receiver is still serving
 
 
-async def test_content_types(workspace: Workspace, client: httpx.AsyncClient) -> None:
+async def test_content_types(workspace: Workspace, client: httpx.AsyncClient, events: list) -> None:
     body = customer_event("cus_test_types")
     xml = await client.post(
         "/api/stripe/customers", content=body, headers={**signed(body), "Content-Type": "application/xml"}
@@ -241,6 +258,7 @@ async def test_content_types(workspace: Workspace, client: httpx.AsyncClient) ->
         "/api/stripe/customers", content=body, headers={**signed(body), "Content-Type": "image/png"}
     )
     assert unknown.status_code == 415
+    assert [e.reason[:4] for e in events if isinstance(e, AuthRejected)] == ["415,", "415,"]
     vendor = await client.post(
         "/api/stripe/customers", content=body,
         headers={**signed(body), "Content-Type": "application/vnd.stripe+json; charset=utf-8"},
