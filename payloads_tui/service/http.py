@@ -217,7 +217,10 @@ class HttpReceiver:
                 return self.refuse(
                     request, slug, 405, f"/api/{slug}/{path} takes {' or '.join(allowed)} only", {"Allow": allow}
                 )
-            return self.refuse(request, slug, 404, f"integration {slug!r} has no External API {method} {path!r}")
+            error = f"integration {slug!r} has no External API {method} {path!r}"
+            if path.endswith("/") and integration.api(path.rstrip("/"), method) is not None:
+                error += f"; did you mean /api/{slug}/{path.rstrip('/')} (without the trailing slash)?"
+            return self.refuse(request, slug, 404, error)
         if not api.active:
             return self.refuse(
                 request, slug, 403, f"the External API {method} /api/{slug}/{path} is inactive; activate it in APIs & Emails"
@@ -375,7 +378,15 @@ class HttpReceiver:
     def logged_headers(request: Request, api: ExternalApi) -> dict[str, str]:
         """Request headers for the job log: credentials and signatures masked."""
         masked = _masked_names(api.hmac_header)
-        return {k: MASK if k in masked else v for k, v in request.headers.items()}
+        logged: dict[str, str] = {}
+        for name, value in request.headers.items():
+            if name in masked:
+                logged[name] = MASK
+            elif name in logged:  # a repeated header: every value, as HTTP combines them
+                logged[name] = f"{logged[name]}, {value}"
+            else:
+                logged[name] = value
+        return logged
 
     # --- GET: API-initiated outbound ---------------------------------------------------
 
@@ -411,8 +422,11 @@ class HttpReceiver:
         if not api.token_hash:
             return self.reject(request, integration, api, "this API has no token yet; generate one in APIs & Emails")
         if not token:
+            scheme = request.headers.get("authorization", "").split(" ", 1)[0]
+            other = scheme and scheme.lower() != "bearer"
+            sent = f"an Authorization of scheme {scheme[:20]!r} is not taken; " if other else "missing token: "
             return self.reject(
-                request, integration, api, "missing token: send 'Authorization: Bearer <token>' or 'X-Api-Key: <token>'"
+                request, integration, api, f"{sent}send 'Authorization: Bearer <token>' or 'X-Api-Key: <token>'"
             )
         if not verify_token(token, api.token_hash):
             return self.reject(request, integration, api, "the token is not valid for this API")
@@ -436,7 +450,10 @@ class HttpReceiver:
             else:  # hashing megabytes would hold up the loop
                 await asyncio.to_thread(verify_signature, api.auth, secret, body, header)
         except SignatureError as exc:
-            return self.reject(request, integration, api, str(exc))
+            reason = str(exc)
+            if header is None and api.auth == "hmac":  # say which header this API reads
+                reason = f"missing {api.hmac_header} header (the hex HMAC-SHA256 of the body, keyed with the API's secret)"
+            return self.reject(request, integration, api, reason)
         return None
 
 

@@ -76,6 +76,14 @@ async def test_202_only_after_the_job_is_durable_then_records_appear(
     assert logged.request is not None and logged.request.method == "POST"
     assert logged.request.headers["stripe-signature"] == "••••"
 
+    twice = await client.post(
+        "/api/stripe/customers", content=body,
+        headers=[*signed(body).items(), ("X-Trace", "a"), ("X-Trace", "b"), ("Stripe-Signature", "t=1,v1=00")],
+    )
+    assert twice.status_code == 202, twice.text  # the first Stripe-Signature is the one checked
+    headers = workspace.jobs.get(twice.json()["job"]).request.headers  # type: ignore[union-attr]
+    assert headers["x-trace"] == "a, b" and headers["stripe-signature"] == "••••"
+
     job = await wait_for_job(workspace, number)
     assert job.status == "Completed", job.error
     accounts = workspace.records.find("Account", {"stripe_id": "cus_test_durable"})
@@ -133,8 +141,12 @@ async def test_token_auth_on_the_get_api(client: httpx.AsyncClient, events: list
     assert wrong.status_code == 401 and wrong.json() == {"error": "the token is not valid for this API"}
     missing = await client.get("/api/stripe/accounts")
     assert missing.status_code == 401 and "Bearer" in missing.json()["error"]
+    assert missing.json()["error"].startswith("missing token: ")
+    basic = await client.get("/api/stripe/accounts", headers={"Authorization": "Basic ZGVtbzpkZW1v"})
+    assert basic.status_code == 401
+    assert basic.json()["error"].startswith("an Authorization of scheme 'Basic' is not taken; send ")
     assert [e.reason for e in events if isinstance(e, AuthRejected)] == [
-        wrong.json()["error"], missing.json()["error"]
+        wrong.json()["error"], missing.json()["error"], basic.json()["error"]
     ]
 
 
@@ -161,6 +173,9 @@ async def test_hmac_api_added_while_running(workspace: Workspace, client: httpx.
     assert job.request is not None and job.request.headers["x-hub-signature-256"] == "••••"
     bad = await client.post("/api/stripe/customers-hmac", content=body, headers={"X-Hub-Signature-256": "0" * 64})
     assert bad.status_code == 401
+    elsewhere = await client.post("/api/stripe/customers-hmac", content=body, headers={"X-Signature": digest})
+    assert elsewhere.status_code == 401
+    assert elsewhere.json()["error"].startswith("missing X-Hub-Signature-256 header")
 
 
 async def test_not_found_inactive_and_wrong_method(
@@ -171,6 +186,10 @@ async def test_not_found_inactive_and_wrong_method(
     assert unknown_integration.status_code == 404 and "nope" in unknown_integration.json()["error"]
     unknown_path = await client.post("/api/stripe/nothing-here", content=body)
     assert unknown_path.status_code == 404 and "nothing-here" in unknown_path.json()["error"]
+    assert "did you mean" not in unknown_path.json()["error"]
+    slash = await client.post("/api/stripe/customers/", content=body)
+    assert slash.status_code == 404
+    assert slash.json()["error"].endswith("did you mean /api/stripe/customers (without the trailing slash)?")
     elsewhere = await client.get("/elsewhere")
     assert elsewhere.status_code == 404 and "error" in elsewhere.json()
     put = await client.put("/api/stripe/customers", content=body)
@@ -196,6 +215,7 @@ async def test_not_found_inactive_and_wrong_method(
     refused = [(e.integration, e.where, e.reason.split(",")[0]) for e in events if isinstance(e, AuthRejected)]
     assert refused == [
         ("stripe", "POST /api/stripe/nothing-here", "404"),
+        ("stripe", "POST /api/stripe/customers/", "404"),
         ("stripe", "PUT /api/stripe/customers", "405"),
         ("stripe", "GET /api/stripe/customers", "405"),
         ("stripe", "POST /api/stripe/customers", "403"),
