@@ -496,6 +496,7 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
                 click.echo("Stopping…")
                 await control.stop()
                 await service.stop()
+                click.echo("Stopped.")
 
     asyncio.run(run())
 

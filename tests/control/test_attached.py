@@ -303,3 +303,4 @@ def test_jobs_follow_says_when_the_service_stops(served: Served) -> None:
     assert served.process.stdout is not None
     said = served.process.stdout.read()  # stopping with a subscriber attached is as quiet as without
     assert "Traceback" not in said and "ERROR" not in said, said
+    assert said.endswith("Stopping…\nStopped.\n"), said
