@@ -643,6 +643,8 @@ def jobs_show(ctx: click.Context, number: str, as_json: bool) -> None:
 
 
 def format_job(ws: Any, job: Any) -> str:
+    from payloads_tui.domain.formats.charset import readable_text
+
     lines = [f"{job.number}  {job.status}  {job.integration} / {job.payload}  (source: {job.source})",
              f"created {iso_time(job.created)}   modified {iso_time(job.modified)}"]
     if job.error:
@@ -666,7 +668,7 @@ def format_job(ws: Any, job: Any) -> str:
             lines.append(f"{name}: {value}")
         body = ws.job_body(job, which)
         if body:
-            text = body.decode("utf-8", "replace")
+            text = readable_text(body, exchange.content_type)
             lines.append("")
             lines.append(text if len(text) <= 4000 else text[:4000] + f"\n… ({len(body)} bytes in all)")
     if job.results:

@@ -46,3 +46,26 @@ def test_encode_text() -> None:
     assert encode_body("text", None)[0] == b""
     assert encode_body("text", 12.5)[0] == b"12.5"
     assert encode_body("text", {"id": 7, "ok": True})[0] == b'{"id":7,"ok":true}'
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "shown"),
+    [
+        ("Café Müller".encode("latin-1"), "application/json; charset=iso-8859-1", "Café Müller"),
+        ("Café".encode(), "application/json", "Café"),
+        ("Café".encode("utf-16"), "text/plain", "Café"),  # its BOM says how
+        ("Café".encode("latin-1"), "text/plain; charset=x-unheard-of", "Caf\ufffd"),  # UTF-8 then, never an error
+        (b"\xff\xfe\xfa", None, "\ufffd"),
+    ],
+)
+def test_a_logged_body_reads_in_its_declared_charset(body: bytes, content_type: str | None, shown: str) -> None:
+    from payloads_tui.domain.formats.charset import readable_text
+
+    assert readable_text(body, content_type) == shown
+
+
+def test_the_job_detail_shows_a_latin1_json_body_in_its_charset() -> None:
+    from payloads_tui.tui.widgets.exchange_view import pretty_body
+
+    text, lexer = pretty_body('{"name": "Café Müller"}'.encode("latin-1"), "application/json; charset=latin-1")
+    assert lexer == "json" and '"name": "Café Müller"' in text

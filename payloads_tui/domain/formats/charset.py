@@ -122,3 +122,14 @@ def decode_text(body: bytes, charset: str | None, *, fallback: str | None = None
         except UnicodeDecodeError:
             return decode_lenient(body, fallback)
     return decode_lenient(body, UTF8)
+
+
+def readable_text(body: bytes, content_type: str | None) -> str:
+    """A logged body as a person reads it: in the charset its Content-Type declares (or its BOM's),
+    else UTF-8; bytes that do not decode are replaced, and an unknown charset falls back to UTF-8."""
+    from payloads_tui.domain.formats.contenttype import charset_of
+
+    try:
+        return decode_text(body, charset_of(content_type))
+    except ParseError:  # a charset Python does not know
+        return decode_lenient(body, UTF8)

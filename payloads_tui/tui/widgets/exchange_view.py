@@ -10,6 +10,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from payloads_tui.domain.formats.charset import readable_text
 from payloads_tui.domain.models import HttpExchange
 from payloads_tui.tui.formatting import format_size
 
@@ -28,11 +29,11 @@ def lexer_for(content_type: str) -> str:
 
 def pretty_body(body: bytes, content_type: str) -> tuple[str, str]:
     """(text, lexer) of a body: JSON indented, anything else decoded as is."""
-    text = body[:BODY_SHOWN].decode("utf-8", "replace")
+    text = readable_text(body[:BODY_SHOWN], content_type)
     lexer = lexer_for(content_type)
     if lexer == "json" and len(body) <= BODY_SHOWN:
         try:
-            text = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
         except ValueError:
             pass
     return text, lexer
