@@ -45,6 +45,9 @@ class Limits:
     max_body_bytes: int = 10 * 1024 * 1024
     #: Largest email the SMTP receiver accepts (bytes), announced in EHLO SIZE; larger gets 552.
     max_message_bytes: int = 25 * 1024 * 1024
+    #: Largest answer to an outbound request that is read (bytes, as received); a larger
+    #: one fails its job (not retried), so a wrong endpoint cannot fill the memory.
+    max_response_bytes: int = 32 * 1024 * 1024
     #: Outbound requests running at once, across all hosts.
     outbound_concurrency: int = 16
     #: Outbound requests running at once to one host.

@@ -98,6 +98,7 @@ from payloads_tui.engine.inboundworker import InboundWorker
 from payloads_tui.engine.outbound import (
     MAX_PAGES,
     PlannedRequest,
+    ResponseTooLarge,
     build_requests,
     describe_error,
     host_of,
@@ -557,9 +558,14 @@ class Executor:
                     response = await send(
                         client, planned, credential, authenticator=self._auth,
                         integration=job.integration, timeout=payload.timeout,
+                        max_bytes=self._limits.max_response_bytes,
                     )
             except CredentialError as exc:
                 attempt.finished, attempt.error = now(), str(exc)
+                self._finish(work, "Failed", str(exc))
+                return
+            except ResponseTooLarge as exc:  # the same answer would come again: no retry
+                attempt.finished, attempt.error, attempt.response_code = now(), str(exc), exc.status_code
                 self._finish(work, "Failed", str(exc))
                 return
             except (httpx.HTTPError, httpx.InvalidURL) as exc:

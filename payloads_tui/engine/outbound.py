@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 
-from payloads_tui.domain.errors import ValidationError
+from payloads_tui.domain.errors import PayloadsError, ValidationError
 from payloads_tui.domain.models import Credential
 from payloads_tui.engine.auth import NO_AUTH, Authenticator, AuthParts
 from payloads_tui.engine.requestbuild import (
@@ -39,6 +39,7 @@ from payloads_tui.engine.requestbuild import (
 
 __all__ = [
     "PlannedRequest",
+    "ResponseTooLarge",
     "SourceRows",
     "as_text",
     "build_document",
@@ -57,6 +58,8 @@ __all__ = [
 
 #: Most pages one job follows (a guard against an API that always says `has_more`).
 MAX_PAGES = 1000
+#: `Limits.max_response_bytes`'s default, for callers without settings.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 _page_decoder = msgspec.json.Decoder()
 
 
@@ -185,8 +188,40 @@ def host_of(planned: PlannedRequest) -> str:
     return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
 
 
+class ResponseTooLarge(PayloadsError):
+    """An answer was larger than `limits.max_response_bytes`; `status_code` is the answer's."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    """An answer's bytes as received, stopped at `limit`."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, limit: int, status_code: int) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._status_code = status_code
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in self._stream:
+            size += len(chunk)
+            if size > self._limit:
+                raise ResponseTooLarge(
+                    f"the answer ({self._status_code}) is larger than the {self._limit} bytes allowed; raise "
+                    "limits.max_response_bytes (PAYLOADS_MAX_RESPONSE_BYTES) to take it",
+                    self._status_code,
+                )
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
 async def _send_once(
-    client: httpx.AsyncClient, planned: PlannedRequest, auth: AuthParts, timeout: float
+    client: httpx.AsyncClient, planned: PlannedRequest, auth: AuthParts, timeout: float, max_bytes: int
 ) -> httpx.Response:
     headers = {**planned.headers, **auth.headers}
     request = client.build_request(
@@ -196,7 +231,13 @@ async def _send_once(
         content=planned.body,
         timeout=timeout,
     )
-    return await client.send(request)
+    response = await client.send(request, stream=True)
+    response.stream = _CappedStream(response.stream, max_bytes, response.status_code)  # type: ignore[arg-type]
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()
+    return response
 
 
 async def send(
@@ -207,17 +248,18 @@ async def send(
     authenticator: Authenticator,
     integration: str,
     timeout: float,
+    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> httpx.Response:
-    """One attempt (body read); an OAuth 401 refreshes the token and resends once.
+    """One attempt (body read, at most `max_bytes` of it); an OAuth 401 refreshes the token and resends once.
 
-    Raises `httpx.TransportError` for connection problems and `CredentialError` when
-    the credential is incomplete or its token cannot be had.
+    Raises `httpx.TransportError` for connection problems, `CredentialError` when the
+    credential is incomplete or its token cannot be had, and `ResponseTooLarge`.
     """
     auth = await authenticator.parts(client, integration, credential)
-    response = await _send_once(client, planned, auth, timeout)
+    response = await _send_once(client, planned, auth, timeout, max_bytes)
     if response.status_code == 401 and credential is not None and credential.kind == "oauth2":
         auth = await authenticator.parts(client, integration, credential, refresh=True)
-        response = await _send_once(client, planned, auth, timeout)
+        response = await _send_once(client, planned, auth, timeout, max_bytes)
     return response
 
 

@@ -248,3 +248,21 @@ async def test_a_cookie_one_answer_sets_never_rides_on_another_job(store: Store,
     assert len(server.seen) == 6
     assert [seen.headers.get("cookie") for seen in server.seen] == [None] * 6
     assert all("cookie" not in job.request.headers for job in jobs)
+
+
+async def test_an_answer_over_the_response_limit_fails_the_job_without_retries(store: Store, serve) -> None:
+    sizes = iter([900, 5_000])
+    server = await serve(lambda seen: Reply(200, "x" * next(sizes)))
+    setup(store, server.url)
+    executor = await store.started(max_response_bytes=1_000)
+    [fits] = await executor.run_outbound("api", "Send", wait=True)
+    assert fits.status == "Completed"
+    assert store.jobs.body_of(fits.response) == b"x" * 900  # type: ignore[arg-type]
+    [too_big] = await executor.run_outbound("api", "Send", wait=True)
+    assert too_big.status == "Failed"
+    assert too_big.error == (
+        "the answer (200) is larger than the 1000 bytes allowed; "
+        "raise limits.max_response_bytes (PAYLOADS_MAX_RESPONSE_BYTES) to take it"
+    )
+    assert [a.response_code for a in too_big.attempts] == [200]  # the same answer would come again
+    assert len(server.seen) == 2
