@@ -514,8 +514,8 @@ def run(ctx: click.Context, integration: str, payload: str, records: tuple[str, 
     with writable_workspace(ctx) as (ws, attached):
         jobs = with_executor(ws, attached, lambda: ws.run_outbound(
             integration, payload, record_ids=record_ids, source="CLI", wait=True))
-    if not jobs and record_ids:
-        click.echo("Nothing sent: the records given do not match the filter of the payload's first source.", err=True)
+    if not jobs and record_ids:  # a source limit of 0, say: the records exist and pass the filter
+        click.echo("Nothing sent: the payload built no request for the records given.", err=True)
         sys.exit(1)
     if not jobs:
         click.echo("Nothing to send: the payload's sources matched no records.")

@@ -104,6 +104,7 @@ from payloads_tui.engine.outbound import (
     host_of,
     is_retryable,
     is_retryable_error,
+    left_out_by_filter,
     next_page,
     query_sources,
     request_target,
@@ -756,12 +757,21 @@ class Executor:
         """NotFoundError naming the records asked for that the payload's first source does not hold."""
         if not payload.sources:
             raise ValidationError(f"{payload.name!r} has no sources, so it cannot be run for a record")
-        obj = payload.sources[0].object
-        missing = [record_id for record_id in record_ids if self._records.get(obj, record_id) is None]
+        source = payload.sources[0]
+        obj = source.object
+        found = {record_id: self._records.get(obj, record_id) for record_id in record_ids}
+        missing = [record_id for record_id, record in found.items() if record is None]
         if missing:
             names = ", ".join(repr(record_id) for record_id in missing)
             raise NotFoundError(
                 f"no {obj} record {names}; {payload.name!r} is run for records of {obj} (its first source)"
+            )
+        left_out = left_out_by_filter(source, [record for record in found.values() if record is not None])
+        if left_out:
+            names = ", ".join(repr(record_id) for record_id in left_out)
+            raise ValidationError(
+                f"the filter of source {source.name!r} ({source.filter}) leaves out {obj} record {names}; "
+                "nothing was sent"
             )
 
     def _new_outbound_job(

@@ -34,6 +34,7 @@ from payloads_tui.engine.requestbuild import (
     as_text,
     build_document,
     build_requests,
+    left_out_by_filter,
     query_sources,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "host_of",
     "request_target",
     "is_retryable",
+    "left_out_by_filter",
     "next_page",
     "query_sources",
     "retry_after",

@@ -107,6 +107,14 @@ def _filter_of(text: str, where: str) -> Any:
     return keep
 
 
+def left_out_by_filter(source: Source, found: Sequence[dict[str, Any]]) -> list[str]:
+    """The ids of `found` (records of `source`'s object) that the source's filter leaves out."""
+    keep = _filter_of(source.filter, f"source {source.name!r}")
+    if keep is None:
+        return []
+    return [str(record.get("id")) for record in found if not keep(record)]
+
+
 def _children_of(records: RecordReader, child: ChildSource, parent_id: Any) -> list[dict[str, Any]]:
     found = records.find(child.object, {child.parent_field: parent_id})
     keep = _filter_of(child.filter, f"child source {child.name!r}")
