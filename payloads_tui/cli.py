@@ -407,25 +407,49 @@ def writable_workspace(ctx: click.Context) -> Iterator[tuple[Any, bool]]:
 
 
 def with_executor(ws: Any, attached: bool, action: Callable[[], Awaitable[Any]]) -> Any:
-    """Run `action` with outbound execution available: the running service's, or our own."""
-    import asyncio
+    """Run `action` with outbound execution available: the running service's, or our own.
 
-    if attached:
-        return asyncio.run(action())
+    Ctrl+C or SIGTERM stop it in order (our own executor logs what it was doing) and say
+    where the jobs stand; exit 130 or 143.
+    """
+    import asyncio
+    import contextlib
+    import signal
+
     from payloads_tui.service.service import Service
 
+    stopped_by: list[int] = []
+
     async def go() -> Any:
+        main_task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):  # not the main thread
+                loop.add_signal_handler(sig, lambda sig=sig: (stopped_by.append(sig), main_task.cancel()))  # type: ignore[union-attr]
+        if attached:
+            return await action()
         # No receivers: a one-shot command must not take (or fail on) the service's ports;
         # no retention either: pruning is the running service's (or `jobs prune`'s) business.
         # One command's few jobs: processing them in a thread beats starting a worker process.
-        service = Service(ws, http=False, smtp=False, inbound_worker=False, retention=False)
+        # No recovery: the command sends its own jobs, not ones another run left unfinished.
+        service = Service(ws, http=False, smtp=False, inbound_worker=False, retention=False, recover=False)
         await service.start()
         try:
             return await action()
         finally:
             await service.stop()
 
-    return asyncio.run(go())
+    try:
+        return asyncio.run(go())
+    except asyncio.CancelledError:
+        if not stopped_by:
+            raise
+    if attached:
+        click.echo("Interrupted; the running service goes on with the job (payloads jobs --follow shows it).", err=True)
+    else:
+        click.echo("Interrupted; a job it did not finish stays Queued or Retrying in the job log, and the "
+                   "service sends it when it starts (payloads jobs shows where each stands).", err=True)
+    sys.exit(128 + stopped_by[0])
 
 
 @main.command()

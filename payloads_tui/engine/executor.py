@@ -231,8 +231,8 @@ class Executor:
             headers={"User-Agent": f"payloads-console/{__version__}"},
         )
 
-    async def start(self) -> None:
-        """Start the workers and queue again every job a crash left unfinished."""
+    async def start(self, *, recover: bool = True) -> None:
+        """Start the workers and (`recover`) queue again every job a crash or a stop left unfinished."""
         if self._started:
             return
         self._started = True
@@ -243,7 +243,8 @@ class Executor:
             self._workers.append(asyncio.create_task(self._outbound_worker(client), name=f"outbound-{index}"))
         self._turns = TurnGate()  # tickets of a previous run that never ran cannot hold this one up
         self._workers.append(asyncio.create_task(self._inbound_dispatcher(), name="inbound"))
-        await self._recover()
+        if recover:
+            await self._recover()
 
     async def _recover(self) -> None:
         unfinished = await asyncio.to_thread(self._jobs.unfinished)

@@ -125,7 +125,9 @@ class Service:
     it off: a thread processes their few jobs sooner than a new process starts).
     `commit_on_loop` lets a lone webhook's job be committed by the loop's own thread
     (`JobLog.commit_on_loop`): `payloads serve` turns it on; under the console it stays
-    off, so the UI's loop never waits for the disk.
+    off, so the UI's loop never waits for the disk. `recover` off (one-shot commands)
+    leaves the jobs a crash or a stop left unfinished to the next service that starts:
+    a command sends only the jobs it makes.
     """
 
     def __init__(
@@ -139,8 +141,10 @@ class Service:
         inbound_worker: bool | None = None,
         retention: bool = True,
         commit_on_loop: bool = False,
+        recover: bool = True,
     ) -> None:
         self.workspace = workspace
+        self._recover = recover
         #: Headless (`payloads serve`): a webhook alone commits its job on the loop (`JobLog.commit_on_loop`).
         self._commit_on_loop = commit_on_loop
         settings = workspace.settings
@@ -228,7 +232,9 @@ class Service:
                 http_sock = bind_listener(self._http_address, "http")
             if self._smtp_address:
                 smtp_sock = bind_listener(self._smtp_address, "smtp")
-            await self.executor.start()
+            if self._want_sandbox:  # before the executor, so recovered demo jobs find it up
+                await self._start_sandbox()
+            await self.executor.start(recover=self._recover)
             self._executor_started = True
             self.workspace.jobs.commit_on_loop = self._commit_on_loop
             settings = self.workspace.settings
@@ -244,8 +250,6 @@ class Service:
                 self._smtp = SmtpServer(handler, smtp_sock, settings.limits)
                 smtp_sock = None
                 await self._smtp.start()
-            if self._want_sandbox:
-                await self._start_sandbox()
             if self.retention is not None:
                 self.retention.start()
             self._gc.apply()

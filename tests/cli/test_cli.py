@@ -361,3 +361,47 @@ def test_a_second_demo_joins_the_running_one(runner: CliRunner, demo_dir: Path,
     assert joined.exit_code == 0 and opened == [{"demo": True, "service": True}]
     assert joined.stdout == f"The demo already runs (process {os.getpid()}); this console attaches to its service.\n"
     assert seeding.exit_code == 1 and "stop it first" in seeding.stderr
+
+
+def test_an_interrupted_run_says_so_and_the_next_run_sends_only_its_own_jobs(demo_dir: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on: every attempt is refused, then retried
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    with Workspace(load_settings(home=demo_dir)) as ws:
+        integration = ws.integration(DEMO_SLUG)
+        integration.variables["base_url"] = f"http://127.0.0.1:{closed}"
+        for payload in integration.outbound:
+            payload.max_attempts = 2
+        ws.save_integration(integration)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLOADS_")}
+    env["PAYLOADS_CONFIG"] = str(demo_dir.parent / "none.toml")
+    command = [sys.executable, "-m", "payloads_tui", "--data-dir", str(demo_dir), "run"]
+    process = subprocess.Popen([*command, DEMO_SLUG, CUSTOMER_GET_ALL], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until its first attempt was refused and logged
+            with JobLog(demo_dir, read_only=True) as jobs:
+                job = jobs.get("OUT-1")
+            if job is not None and job.status == "Retrying":
+                break
+            time.sleep(0.1)
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 128 + 15
+    assert "Interrupted; a job it did not finish stays Queued or Retrying in the job log" in stderr
+    with JobLog(demo_dir, read_only=True) as jobs:
+        left = jobs.get("OUT-1")
+    assert left is not None and left.status in ("Queued", "Retrying")
+    attempts = len(left.attempts)
+
+    # Another run sends its own job only: OUT-1 waits for the service, its attempts untouched.
+    other = subprocess.run([*command, DEMO_SLUG, CUSTOMER_CREATE, "--record", "acc_initech"], env=env,
+                           text=True, capture_output=True, timeout=120)
+    assert other.returncode == 1 and "OUT-2" in other.stdout
+    with JobLog(demo_dir, read_only=True) as jobs:
+        again = jobs.get("OUT-1")
+    assert again is not None and len(again.attempts) == attempts and again.status == left.status
