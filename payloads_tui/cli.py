@@ -763,6 +763,18 @@ def jobs_prune(ctx: click.Context, days: float | None, keep: int | None) -> None
                    "(the open segment, up to a few thousand jobs).")
 
 
+def running_smtp(settings: Any) -> tuple[str, int] | None:
+    """Where the service running on the data directory receives mail, if one runs with SMTP on."""
+    from payloads_tui.service.remote import attach
+    from payloads_tui.settings import parse_address
+
+    remote = attach(settings)
+    if remote is None:
+        return None
+    address = remote.service_status().get("smtp")
+    return parse_address(address, "smtp") if address else None
+
+
 @main.command("send-email")
 @data_dir_option
 @click.option("--to", "to", multiple=True, required=True, help="Recipient address (repeatable).")
@@ -771,7 +783,9 @@ def jobs_prune(ctx: click.Context, days: float | None, keep: int | None) -> None
 @click.option("--body", help="Text of the message.")
 @click.option("--file", "body_file", type=click.File("r"), help="Read the text from this file ('-' for stdin).")
 @click.option("--attach", "attachments", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--smtp", "smtp", metavar="HOST:PORT", help="SMTP receiver to send to (default: the configured one).")
+@click.option("--smtp", "smtp", metavar="HOST:PORT",
+              help="SMTP receiver to send to (default: that of the service running on the data directory, "
+                   "else the configured one).")
 @click.pass_context
 @reports_errors
 def send_email(ctx: click.Context, to: tuple[str, ...], sender: str, subject: str, body: str | None,
@@ -782,6 +796,7 @@ def send_email(ctx: click.Context, to: tuple[str, ...], sender: str, subject: st
     if body is not None and body_file is not None:
         raise click.UsageError("give --body or --file, not both")
     text = body_file.read() if body_file is not None else (body if body is not None else "Hello from payloads.")
-    host, port = settings_from(ctx, smtp=smtp).smtp_address
+    settings = settings_from(ctx, smtp=smtp)
+    host, port = settings.smtp_address if smtp else running_smtp(settings) or settings.smtp_address
     reply = deliver(host, port, to=list(to), sender=sender, subject=subject, body=text, attachments=list(attachments))
     click.echo(f"Sent to {', '.join(to)} via {host}:{port}: {reply}")

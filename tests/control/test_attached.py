@@ -128,6 +128,9 @@ def test_cli_changes_go_through_the_running_service(served: Served) -> None:
 
     sent = cli(served.home, "send-email", "--smtp", served.smtp, "--to", DEMO_EMAIL, "--subject", "Invoice overdue")
     assert sent.returncode == 0 and "queued as IN-" in sent.stdout
+    # Without --smtp: the service's own address (an ephemeral port here), not the configured 2525
+    found = cli(served.home, "send-email", "--to", DEMO_EMAIL, "--subject", "Invoice overdue")
+    assert found.returncode == 0 and f"via {served.smtp}:" in found.stdout and "queued as IN-" in found.stdout
 
     socket_file = served.home / "control.sock"
     assert stat.S_IMODE(socket_file.stat().st_mode) == 0o600
