@@ -677,6 +677,9 @@ def format_job(ws: Any, job: Any) -> str:
         lines.append(f"next attempt {iso_time(job.next_attempt_at)}")
     if job.timings:
         lines.append("timings: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in job.timings.items()))
+    if job.context.get("pages"):
+        lines.append(f"pages: {job.context['pages']} (the request below is the first page's, the response "
+                     "the last page's; each page went to the response handler as its own job)")
     if job.data_queried:
         import json
 

@@ -588,8 +588,9 @@ class Executor:
                     work.failures = 0
                     work.pages += 1
                     job.error = None
-                    if payload.response_handler:
-                        await self._handle_response(work, integration, payload, response, planned)
+                    if payload.response_handler:  # its request: this page's URL as sent (masked)
+                        page_url = _masked(str(response.request.url), credential)
+                        await self._handle_response(work, integration, payload, response, planned, page_url)
                     following = next_page(planned, response.content) if payload.pagination == "stripe" else None
                     if following is not None and work.pages < MAX_PAGES:
                         work.planned = following
@@ -620,7 +621,7 @@ class Executor:
 
     async def _handle_response(
         self, work: _Work, integration: Integration, payload: OutboundPayload,
-        response: httpx.Response, planned: PlannedRequest,
+        response: httpx.Response, planned: PlannedRequest, url: str,
     ) -> None:
         """Hand a successful response to the payload's response handler as a linked inbound job."""
         job = work.job
@@ -634,7 +635,7 @@ class Executor:
         content_type = response.headers.get("content-type", "")
         exchange = HttpExchange(
             method=planned.method,
-            url=job.request.url if job.request else "",
+            url=url,
             code=response.status_code,
             message=f"{response.status_code} {response.reason_phrase}",
             headers=mask_headers(dict(response.headers.items())),

@@ -340,6 +340,10 @@ def test_job_lines_and_details_say_the_next_attempt_and_the_data_queried() -> No
     job.status, job.next_attempt_at = "Completed", None
     assert "next attempt" not in job_line(job) and "next attempt" not in format_job(NoBodies(), job)
     assert "data queried" not in format_job(NoBodies(), job)
+    assert "pages:" not in format_job(NoBodies(), job)
+    job.context["pages"] = 3
+    assert "\npages: 3 (the request below is the first page's, the response the last page's;" in format_job(
+        NoBodies(), job)
 
     job.data_queried = [{"id": "acc_1", "name": "Acme \u00e9"}]
     shown = format_job(NoBodies(), job)

@@ -89,6 +89,9 @@ async def test_get_all_follows_pages_and_hands_each_to_the_handler(demo: Store, 
     children = [demo.jobs.get(n) for n in job.links.children]
     assert {c.status for c in children} == {"Completed"}
     assert all(c.links.parent == job.number and c.source == "Response Handler" for c in children)
+    urls = [c.request.url for c in children]  # each handler job: the page it holds, as requested
+    assert urls[0].endswith("/v1/customers?limit=1")
+    assert all("starting_after=" in url for url in urls[1:]) and len(set(urls)) == 3
     accounts = {a["stripe_id"]: a for a in demo.records.all("Account") if a.get("stripe_id")}
     assert accounts["cus_demo_umbrella"]["name"] == "Umbrella"  # new from the sandbox
     assert accounts["cus_demo_globex"]["status"] == "At Risk" and accounts["cus_demo_globex"]["balance"] == 120.5
