@@ -744,8 +744,12 @@ def jobs_replay(ctx: click.Context, number: str) -> None:
 
 @jobs.command("prune")
 @data_dir_option
-@click.option("--days", type=click.FloatRange(min=0), help="Drop jobs older than this many days (default: the retention setting).")
-@click.option("--keep", type=click.IntRange(min=0), help="Keep at most this many jobs (default: the retention setting).")
+@click.option("--days", type=click.FloatRange(min=0),
+              help="Drop jobs older than this many days; 0 drops every job it can, unlike the setting, where 0 "
+                   "means never (default: limits.retention_days).")
+@click.option("--keep", type=click.IntRange(min=0),
+              help="Keep at most this many jobs; 0 drops every job it can, unlike the setting, where 0 means no "
+                   "limit (default: limits.retention_jobs).")
 @click.pass_context
 @reports_errors
 def jobs_prune(ctx: click.Context, days: float | None, keep: int | None) -> None:
@@ -759,11 +763,15 @@ def jobs_prune(ctx: click.Context, days: float | None, keep: int | None) -> None
         raise click.UsageError("no retention is set: give --days or --keep (or set limits.retention_days or limits.retention_jobs)")
     with writable_workspace(ctx) as (ws, _attached):
         dropped = ws.prune_jobs(max_age_days=days, max_jobs=keep)
-    if dropped:
-        click.echo(f"Dropped {counted(dropped, 'job')}.")
+        kept = sum(ws.job_counts().values())
+    why = ("the log drops whole segments of older jobs, and never the newest one "
+           "(the open segment, up to a few thousand jobs)")
+    if not dropped:
+        click.echo(f"Dropped no jobs: {why}.")
+    elif keep is not None and kept > keep:
+        click.echo(f"Dropped {counted(dropped, 'job')}; kept {kept:,}, more than --keep {keep:,}: {why}.")
     else:
-        click.echo("Dropped no jobs: the log drops whole segments of older jobs, and never the newest one "
-                   "(the open segment, up to a few thousand jobs).")
+        click.echo(f"Dropped {counted(dropped, 'job')}; kept {kept:,}.")
 
 
 def running_smtp(settings: Any) -> tuple[str, int] | None:
