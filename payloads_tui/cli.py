@@ -33,7 +33,8 @@ def fail(message: str) -> None:
 
 
 def reports_errors(func: F) -> F:
-    """Turn our errors into one clear line and exit code 1."""
+    """Turn our errors into one clear line `error: …` and exit code 1 (a usage error stays
+    click's: the usage, then the error, exit 2)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -41,6 +42,10 @@ def reports_errors(func: F) -> F:
             return func(*args, **kwargs)
         except PayloadsError as exc:
             fail(str(exc))
+        except click.ClickException as exc:
+            if isinstance(exc, click.UsageError):
+                raise
+            fail(exc.format_message())
 
     return wrapper  # type: ignore[return-value]
 

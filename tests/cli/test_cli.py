@@ -284,7 +284,10 @@ def test_jobs_says_when_there_are_none(runner: CliRunner, demo_dir: Path) -> Non
     assert known.exit_code == 0 and known.stderr == "No jobs match these filters.\n"
     typo = invoke(runner, "--data-dir", str(demo_dir), "jobs", "--integration", "strpie")
     assert typo.exit_code == 1 and typo.stdout == ""
-    assert f"no integration 'strpie' here, and no jobs of one by that name (integrations: {DEMO_SLUG})" in typo.stderr
+    assert typo.stderr == f"error: no integration 'strpie' here, and no jobs of one by that name (integrations: {DEMO_SLUG})\n"
+    follow = invoke(runner, "--data-dir", str(demo_dir), "jobs", "--follow")
+    assert follow.exit_code == 1
+    assert follow.stderr == "error: --follow needs a running service on this data directory ('payloads serve')\n"
 
 
 def test_jobs_prune_drops_old_segments_and_refuses_bad_limits(runner: CliRunner, demo_dir: Path) -> None:
