@@ -69,8 +69,9 @@ class LockedError(StoreError):
         self.pid = pid
         holder = f"process {pid}" if pid else "another process"
         super().__init__(
-            f"the data directory {path} is in use by {holder} (a console or `payloads serve`, which runs "
-            "the service there already); stop it first"
+            f"the data directory {path} is in use by {holder}: a console or `payloads serve` (then the service "
+            "there did not answer on its control socket), or a command that writes there, such as "
+            "`payloads run`; wait for it to finish or stop it"
         )
 
 

@@ -74,6 +74,7 @@ def test_second_process_is_refused_with_the_holders_pid(holder) -> None:
         lock.acquire()
     assert caught.value.pid == proc.pid
     assert f"process {proc.pid}" in str(caught.value)
+    assert "such as `payloads run`; wait for it to finish or stop it" in str(caught.value)  # not only a service
     assert str(data_dir) in str(caught.value)
     assert not lock.held
     assert lock.holder_pid() == proc.pid
