@@ -323,10 +323,13 @@ def job_line(job: Any) -> str:
         code = with_code(job.response.code, job.response.message)
     counts = f"{job.records_processed} ok" + (f", {job.records_failed} failed" if job.records_failed else "")
     detail = code if job.kind == "outbound" else counts
-    tail = f"  {job.error}" if job.error and job.status == "Failed" else ""
+    tail = job.error if job.error and job.status == "Failed" else ""
+    if tail and code and tail.startswith(code):  # "500 Internal Server Error: down after 5 attempts"
+        detail = ""
     if job.status == "Retrying" and job.next_attempt_at:
-        tail = f"  next attempt {short_time(job.next_attempt_at)[11:]}"
-    return f"{job.number:<9} {short_time(job.modified)}  {job.status:<19} {job.integration}/{job.payload}  [{job.source}] {detail}{tail}"
+        tail = f"next attempt {short_time(job.next_attempt_at)[11:]}"
+    said = "  ".join(part for part in (detail, tail) if part)
+    return f"{job.number:<9} {short_time(job.modified)}  {job.status:<19} {job.integration}/{job.payload}  [{job.source}] {said}"
 
 
 #: `payloads serve` logs a job when it reaches one of these.

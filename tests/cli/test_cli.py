@@ -160,7 +160,7 @@ def test_a_second_writer_is_refused_with_the_holders_pid(runner: CliRunner, demo
         result = runner.invoke(main, ["key", "rotate", "--data-dir", str(demo_dir)])
     assert result.exit_code == 1
     assert f"process {os.getpid()}" in result.output
-    assert result.output.rstrip().endswith("which runs the service there already); stop it first")
+    assert result.output.rstrip().endswith("such as `payloads run`; wait for it to finish or stop it")
 
 
 @pytest.mark.parametrize(
@@ -368,7 +368,7 @@ def test_a_second_demo_joins_the_running_one(runner: CliRunner, demo_dir: Path,
         seeding = invoke(runner, "--data-dir", str(demo_dir), "demo", "--seed-only")
     assert joined.exit_code == 0 and opened == [{"demo": True, "service": True}]
     assert joined.stdout == f"The demo already runs (process {os.getpid()}); this console attaches to its service.\n"
-    assert seeding.exit_code == 1 and "stop it first" in seeding.stderr
+    assert seeding.exit_code == 1 and "wait for it to finish or stop it" in seeding.stderr
 
 
 def test_an_interrupted_run_says_so_and_the_next_run_sends_only_its_own_jobs(demo_dir: Path) -> None:
