@@ -756,7 +756,8 @@ class Executor:
         return [(self._new_outbound_job(integration, payload, p, source), p) for p in planned]
 
     def _check_records(self, payload: OutboundPayload, record_ids: list[str]) -> None:
-        """NotFoundError naming the records asked for that the payload's first source does not hold."""
+        """NotFoundError naming the records asked for that the payload's first source does not hold,
+        ValidationError naming those its filter leaves out: a run sends all it was asked, or nothing."""
         if not payload.sources:
             raise ValidationError(f"{payload.name!r} has no sources, so it cannot be run for a record")
         source = payload.sources[0]

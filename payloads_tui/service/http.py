@@ -563,7 +563,6 @@ class JsonErrorsProtocol(HttpToolsProtocol):
         self._in_head = False
         size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
         if size > MAX_HEAD_BYTES:  # arrived in one read: refused here, before the request runs
-            self._head_bytes = size
             raise _HeadTooLarge  # the parser stops; uvicorn then calls `send_400_response`
         super().on_headers_complete()
 
