@@ -211,12 +211,16 @@ class _CappedStream(httpx.AsyncByteStream):
         async for chunk in self._stream:
             size += len(chunk)
             if size > self._limit:
-                raise ResponseTooLarge(
-                    f"the answer ({self._status_code}) is larger than the {self._limit} bytes allowed; raise "
-                    "limits.max_response_bytes (PAYLOADS_MAX_RESPONSE_BYTES) to take it",
-                    self._status_code,
-                )
+                raise self.too_large(self._limit, self._status_code)
             yield chunk
+
+    @staticmethod
+    def too_large(limit: int, status_code: int) -> ResponseTooLarge:
+        return ResponseTooLarge(
+            f"the answer ({status_code}) is larger than the {limit} bytes allowed; raise "
+            "limits.max_response_bytes (PAYLOADS_MAX_RESPONSE_BYTES) to take it",
+            status_code,
+        )
 
     async def aclose(self) -> None:
         await self._stream.aclose()
@@ -234,8 +238,12 @@ async def _send_once(
         timeout=timeout,
     )
     response = await client.send(request, stream=True)
-    response.stream = _CappedStream(response.stream, max_bytes, response.status_code)  # type: ignore[arg-type]
     try:
+        declared = response.headers.get("content-length", "")
+        if not declared.isdigit():  # chunked, or until the connection closes: counted as it comes
+            response.stream = _CappedStream(response.stream, max_bytes, response.status_code)  # type: ignore[arg-type]
+        elif int(declared) > max_bytes:  # (h11 never reads past a Content-Length)
+            raise _CappedStream.too_large(max_bytes, response.status_code)
         await response.aread()
     finally:
         await response.aclose()

@@ -123,8 +123,12 @@ class ScriptedServer:
                     data = json.dumps(data).encode()
                 elif isinstance(data, str):
                     data, content_type = data.encode(), "text/plain"
-                head = [f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Status')}",
-                        f"Content-Length: {len(data)}", f"Content-Type: {content_type}"]
+                head = [f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Status')}", f"Content-Type: {content_type}"]
+                if reply.headers.get("Transfer-Encoding") == "chunked":  # in pieces of 1,000 bytes, no length
+                    data = b"".join(b"%x\r\n%s\r\n" % (len(data[i:i + 1000]), data[i:i + 1000])
+                                    for i in range(0, len(data), 1000)) + b"0\r\n\r\n"
+                else:
+                    head.append(f"Content-Length: {len(data)}")
                 head += [f"{k}: {v}" for k, v in reply.headers.items()]
                 writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
                 await writer.drain()

@@ -250,9 +250,12 @@ async def test_a_cookie_one_answer_sets_never_rides_on_another_job(store: Store,
     assert all("cookie" not in job.request.headers for job in jobs)
 
 
-async def test_an_answer_over_the_response_limit_fails_the_job_without_retries(store: Store, serve) -> None:
+@pytest.mark.parametrize("framing", [{}, {"Transfer-Encoding": "chunked"}], ids=["content-length", "chunked"])
+async def test_an_answer_over_the_response_limit_fails_the_job_without_retries(
+    store: Store, serve, framing: dict[str, str]
+) -> None:
     sizes = iter([900, 5_000])
-    server = await serve(lambda seen: Reply(200, "x" * next(sizes)))
+    server = await serve(lambda seen: Reply(200, "x" * next(sizes), headers=framing))
     setup(store, server.url)
     executor = await store.started(max_response_bytes=1_000)
     [fits] = await executor.run_outbound("api", "Send", wait=True)
