@@ -589,7 +589,13 @@ class JsonErrorsProtocol(HttpToolsProtocol):
         )
 
     def _refuse(self, status: bytes, error: str) -> None:
-        """Answer `status` with a JSON error and close the connection (the request is not run)."""
+        """Answer `status` with a JSON error and close the connection (the request is not run).
+
+        Logged with the sender and the reason, in place of uvicorn's "Invalid HTTP request
+        received." (`_WithoutUvicornsNotice`), which says neither.
+        """
+        peer = "%s:%d" % self.client if self.client else "an unknown address"
+        log.warning("refused a request from %s: %s, %s", peer, status.decode("ascii")[:3], error)
         body = _json.encode({"error": error})
         head = [b"HTTP/1.1 ", status, b"\r\n"]
         for name, value in self.server_state.default_headers:
@@ -597,6 +603,16 @@ class JsonErrorsProtocol(HttpToolsProtocol):
         head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body))
         self.transport.write(b"".join(head) + body)
         self.transport.close()
+
+
+class _WithoutUvicornsNotice(logging.Filter):
+    """Drops uvicorn's "Invalid HTTP request received." (`JsonErrorsProtocol` logs a better line)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != "Invalid HTTP request received."
+
+
+logging.getLogger("uvicorn.error").addFilter(_WithoutUvicornsNotice())
 
 
 class EmbeddedServer(uvicorn.Server):

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from payloads_tui.domain.models import ExternalApi
 from payloads_tui.engine.events import AuthRejected, JobChanged
@@ -330,7 +331,7 @@ async def test_a_larger_malformed_body_goes_to_a_blob(workspace: Workspace, clie
 
 
 async def test_headers_over_the_limit_get_a_json_431_and_no_job(
-    workspace: Workspace, service: Service, client: httpx.AsyncClient
+    workspace: Workspace, service: Service, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     from payloads_tui.service.http import MAX_HEAD_BYTES
 
@@ -369,6 +370,9 @@ async def test_headers_over_the_limit_get_a_json_431_and_no_job(
         writer.close()
     assert answer.startswith(b"HTTP/1.1 431 ")
     assert job_count(workspace) == before
+    said = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("refused a request from 127.0.0.1:") and ": 431, the request line" in m for m in said)
+    assert "Invalid HTTP request received." not in said  # uvicorn's line, which names neither sender nor reason
 
     # Just under the limit, with a body arriving in the same reads: accepted.
     big = json.dumps({**json.loads(body), "pad": "x" * (TEST_LIMITS.max_body_bytes - 2048)}).encode()
