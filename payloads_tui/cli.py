@@ -698,6 +698,9 @@ def format_job(ws: Any, job: Any) -> str:
         if exchange is None:
             continue
         head = f"{exchange.method} {exchange.url}".strip() if title == "request" else with_code(exchange.code, exchange.message)
+        if title == "request" and job.source == "Response Handler":  # what it processed: the answer to its parent
+            answer = with_code(exchange.code, exchange.message)
+            title, head = f"answer to {job.links.parent or 'the outbound job'}", f"{answer} to {head}".strip()
         lines.append(f"--- {title}: {head}")
         for name, value in exchange.headers.items():
             lines.append(f"{name}: {value}")

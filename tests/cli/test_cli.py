@@ -413,3 +413,21 @@ def test_an_interrupted_run_says_so_and_the_next_run_sends_only_its_own_jobs(dem
     with JobLog(demo_dir, read_only=True) as jobs:
         again = jobs.get("OUT-1")
     assert again is not None and len(again.attempts) == attempts and again.status == left.status
+
+
+def test_a_response_handler_job_shows_the_answer_it_processed_as_such() -> None:
+    from payloads_tui.domain.models import HttpExchange, Job
+
+    job = Job(number="IN-9", kind="inbound", integration="stripe", payload="Customer: Upsert",
+              source="Response Handler", status="Completed",
+              request=HttpExchange(method="GET", url="http://127.0.0.1:1/v1/customers?starting_after=cus_1",
+                                   code=200, message="200 OK"))
+    job.links.parent = "OUT-4"
+
+    class NoBodies:
+        def job_body(self, job: Job, which: str) -> None:
+            return None
+
+    shown = format_job(NoBodies(), job)
+    assert "--- answer to OUT-4: 200 OK to GET http://127.0.0.1:1/v1/customers?starting_after=cus_1" in shown
+    assert "--- request" not in shown
