@@ -6,7 +6,10 @@ they arrive, the console presses a key every 100 ms (alternately `down` and `g`)
 measures how long each takes to be handled (the cursor has moved), and it records
 every job the inbound jobs table puts in its rows, however briefly (sampling the rows
 between key presses misses jobs that a burst pushes past the table's window of 200
-within one sample; they are then reached by scrolling, not lost). Reported: jobs answered
+within one sample; they are then reached by scrolling, not lost). Five webhooks go first
+and are processed before the timed load: they start the inbound worker process, whose
+start (~0.5 s of a core) otherwise stalls the load generator on this 2-core machine into
+a burst of more than the table's window while the cursor is away from the top. Reported: jobs answered
 202, jobs seen in the table (target: all), key latency p50/p99/max (target p99 ≤ 100
 ms), and the bare baseline of the same key presses with no load, in the same run.
 
@@ -176,6 +179,11 @@ async def console(rate: float, seconds: float) -> dict[str, object]:
             results["idle_key_ms"] = [t * 1000 for t in idle]
 
             url = workspace.api_url("stripe", "customers")
+            # Warm up first: the first webhooks start the inbound worker process (a Python start
+            # and its imports, ~0.5 s of a core), which is start-up, not the steady state measured.
+            warm = await run_load(url, 10, 0.5)
+            while any(workspace.job(n).status in ("Queued", "Processing") for n in warm["numbers"]):  # type: ignore[union-attr]
+                await pilot.pause(0.05)
             load = await asyncio.create_subprocess_exec(
                 sys.executable, __file__, "--load", url, "--rate", str(rate), "--seconds", str(seconds),
                 cwd=str(ROOT), stdout=asyncio.subprocess.PIPE)
