@@ -431,3 +431,14 @@ def test_a_response_handler_job_shows_the_answer_it_processed_as_such() -> None:
     shown = format_job(NoBodies(), job)
     assert "--- answer to OUT-4: 200 OK to GET http://127.0.0.1:1/v1/customers?starting_after=cus_1" in shown
     assert "--- request" not in shown
+
+
+def test_a_failed_job_line_says_its_answer_once() -> None:
+    from payloads_tui.domain.models import HttpExchange, Job
+
+    job = Job(number="OUT-3", kind="outbound", integration="stripe", payload="Customer: Create", source="CLI",
+              status="Failed", error="500 Internal Server Error: down after 5 attempts",
+              response=HttpExchange(code=500, message="500 Internal Server Error"))
+    assert job_line(job).endswith("[CLI] 500 Internal Server Error: down after 5 attempts")
+    job.response, job.error = None, "connection refused after 2 attempts"
+    assert job_line(job).endswith("[CLI] connection refused after 2 attempts")
