@@ -175,33 +175,44 @@ def passphrase_for(action: str, *, confirm: bool) -> str:
 @main.command("export")
 @data_dir_option
 @click.argument("name")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Bundle file (default NAME.json).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Bundle file (default NAME.json; '-' for standard output).")
 @click.option("--with-secrets", is_flag=True, help=f"Include secrets, encrypted under a passphrase ({PASSPHRASE_ENV} or a prompt).")
 @click.pass_context
 @reports_errors
 def export_cmd(ctx: click.Context, name: str, output: Path | None, with_secrets: bool) -> None:
     """Export integration NAME (its slug) with all it holds to a JSON bundle."""
+    from payloads_tui.store.bundles import bundle_text
+
     passphrase = passphrase_for("exporting secrets", confirm=True) if with_secrets else None
-    with open_workspace(ctx, read_only=True) as ws:
-        path = ws.export(name, output or Path(f"{name}.json"), passphrase=passphrase)
     note = "with secrets (passphrase-encrypted)" if with_secrets else "without secrets"
+    with open_workspace(ctx, read_only=True) as ws:
+        if output == Path("-"):
+            click.echo(bundle_text(ws.export_data(name, passphrase=passphrase)), nl=False)
+            click.echo(f"Exported {name} to standard output {note}.", err=True)
+            return
+        path = ws.export(name, output or Path(f"{name}.json"), passphrase=passphrase)
     click.echo(f"Exported {name} to {path} {note}.")
 
 
 @main.command("import")
 @data_dir_option
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
 @click.option("--on-conflict", type=click.Choice(["skip", "replace", "rename"]), default="skip", show_default=True,
               help="What to do when an integration with the same slug exists.")
 @click.pass_context
 @reports_errors
 def import_cmd(ctx: click.Context, file: Path, on_conflict: str) -> None:
-    """Import an integration bundle into this data directory."""
-    from payloads_tui.store.bundles import read_bundle
+    """Import an integration bundle into this data directory (FILE '-': from standard input)."""
+    from payloads_tui.store.bundles import parse_bundle, read_bundle
 
-    passphrase = passphrase_for("this bundle holds secrets and", confirm=False) if read_bundle(file).get("secrets") else None
+    if file == Path("-"):
+        bundle = parse_bundle(sys.stdin.buffer.read().decode("utf-8", "replace"), "standard input")
+    else:
+        bundle = read_bundle(file)
+    passphrase = passphrase_for("this bundle holds secrets and", confirm=False) if bundle.get("secrets") else None
     with writable_workspace(ctx) as (ws, _attached):
-        result = ws.import_(file.resolve(), on_conflict=on_conflict, passphrase=passphrase)
+        result = ws.import_data(bundle, on_conflict=on_conflict, passphrase=passphrase)
     if result.action == "skipped":
         click.echo("An integration with that slug exists; skipped (use --on-conflict replace or rename).")
         return

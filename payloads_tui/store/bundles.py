@@ -293,7 +293,7 @@ def export_bundle(config: ConfigStore, vault: Vault, slug: str, *, passphrase: s
 
 def write_bundle(path: Path, bundle: dict[str, Any]) -> None:
     """Write `bundle` to `path` as indented JSON, atomically, mode 0600."""
-    data = json.dumps(bundle, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+    data = bundle_text(bundle).encode("utf-8")
     try:
         atomic_write(Path(path), data)
     except OSError as exc:
@@ -310,13 +310,23 @@ def read_bundle(path: Path) -> dict[str, Any]:
         raise BundleError(f"{path} is not UTF-8 text; a bundle is a JSON file") from None
     except OSError as exc:
         raise BundleError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return parse_bundle(text, str(path))
+
+
+def parse_bundle(text: str, where: str) -> dict[str, Any]:
+    """The bundle in `text` (read from `where`, named in errors); `BundleError` if it is not one."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BundleError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        raise BundleError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     if not isinstance(data, dict):
-        raise BundleError(f"{path} is not a bundle: expected a JSON object with \"format\": \"{BUNDLE_FORMAT}\"")
+        raise BundleError(f"{where} is not a bundle: expected a JSON object with \"format\": \"{BUNDLE_FORMAT}\"")
     return data
+
+
+def bundle_text(bundle: dict[str, Any]) -> str:
+    """A bundle as it is written: indented JSON, UTF-8 characters as they are."""
+    return json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
 
 
 # --- import ----------------------------------------------------------------------------

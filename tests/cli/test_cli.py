@@ -115,6 +115,19 @@ def test_export_import_round_trip_without_secrets(runner: CliRunner, demo_dir: P
     assert "stripe-2" in listed
 
 
+def test_export_to_and_import_from_a_pipe(runner: CliRunner, demo_dir: Path, tmp_path: Path) -> None:
+    exported = invoke(runner, "export", "stripe", "-o", "-", "--data-dir", str(demo_dir))
+    assert exported.exit_code == 0, exported.stderr
+    assert json.loads(exported.stdout)["integration"]["slug"] == "stripe"  # stdout is the bundle, nothing else
+    assert exported.stderr == "Exported stripe to standard output without secrets.\n"
+    assert not (Path.cwd() / "-").exists()
+    imported = invoke(runner, "import", "-", "--data-dir", str(tmp_path / "prod"), input=exported.stdout)
+    assert imported.exit_code == 0 and imported.stdout.startswith("Imported Stripe (created)"), imported.output
+    broken = invoke(runner, "import", "-", "--data-dir", str(tmp_path / "prod"), input="{oops")
+    assert broken.exit_code == 1
+    assert broken.stderr.startswith("error: standard input is not valid JSON: Expecting property name")
+
+
 def test_export_with_secrets_needs_and_uses_the_passphrase(runner: CliRunner, demo_dir: Path, tmp_path: Path) -> None:
     bundle = tmp_path / "secret.json"
     env = {"PAYLOADS_BUNDLE_PASSPHRASE": "correct horse battery staple"}
