@@ -204,10 +204,15 @@ def export_cmd(ctx: click.Context, name: str, output: Path | None, with_secrets:
 @reports_errors
 def import_cmd(ctx: click.Context, file: Path, on_conflict: str) -> None:
     """Import an integration bundle into this data directory (FILE '-': from standard input)."""
+    from payloads_tui.domain.errors import BundleError
     from payloads_tui.store.bundles import parse_bundle, read_bundle
 
     if file == Path("-"):
-        bundle = parse_bundle(sys.stdin.buffer.read().decode("utf-8", "replace"), "standard input")
+        try:
+            text = sys.stdin.buffer.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise BundleError("standard input is not UTF-8 text; a bundle is a JSON file") from None
+        bundle = parse_bundle(text, "standard input")
     else:
         bundle = read_bundle(file)
     passphrase = passphrase_for("this bundle holds secrets and", confirm=False) if bundle.get("secrets") else None

@@ -126,6 +126,10 @@ def test_export_to_and_import_from_a_pipe(runner: CliRunner, demo_dir: Path, tmp
     broken = invoke(runner, "import", "-", "--data-dir", str(tmp_path / "prod"), input="{oops")
     assert broken.exit_code == 1
     assert broken.stderr.startswith("error: standard input is not valid JSON: Expecting property name")
+    latin1 = invoke(runner, "import", "-", "--data-dir", str(tmp_path / "prod"),
+                    input=b'{"format": "payloads-bundle", "integration": {"name": "Caf\xe9"}}')  # type: ignore[arg-type]
+    assert latin1.exit_code == 1
+    assert latin1.stderr == "error: standard input is not UTF-8 text; a bundle is a JSON file\n"
 
 
 def test_export_with_secrets_needs_and_uses_the_passphrase(runner: CliRunner, demo_dir: Path, tmp_path: Path) -> None:
