@@ -338,6 +338,8 @@ def job_line(job: Any) -> str:
     if job.response is not None and job.response.code is not None:
         code = with_code(job.response.code, job.response.message)
     counts = f"{job.records_processed} ok" + (f", {job.records_failed} failed" if job.records_failed else "")
+    if job.status in ("Queued", "Processing", "Retrying"):  # nothing written yet: not "0 ok"
+        counts = ""
     detail = code if job.kind == "outbound" else counts
     tail = job.error if job.error and job.status == "Failed" else ""
     if tail and code and tail.startswith(code):  # "500 Internal Server Error: down after 5 attempts"
@@ -345,7 +347,7 @@ def job_line(job: Any) -> str:
     if job.status == "Retrying" and job.next_attempt_at:
         tail = f"next attempt {short_time(job.next_attempt_at)[11:]}"
     said = "  ".join(part for part in (detail, tail) if part)
-    return f"{job.number:<9} {short_time(job.modified)}  {job.status:<19} {job.integration}/{job.payload}  [{job.source}] {said}"
+    return f"{job.number:<9} {short_time(job.modified)}  {job.status:<19} {job.integration}/{job.payload}  [{job.source}] {said}".rstrip()
 
 
 #: `payloads serve` logs a job when it reaches one of these.

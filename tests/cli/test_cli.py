@@ -459,3 +459,13 @@ def test_a_failed_job_line_says_its_answer_once() -> None:
     assert job_line(job).endswith("[CLI] 500 Internal Server Error: down after 5 attempts")
     job.response, job.error = None, "connection refused after 2 attempts"
     assert job_line(job).endswith("[CLI] connection refused after 2 attempts")
+
+
+def test_an_inbound_job_not_processed_yet_shows_no_record_counts() -> None:
+    from payloads_tui.domain.models import Job
+
+    job = Job(number="IN-5", kind="inbound", integration="stripe", payload="Customer: Created / Updated (Webhook)",
+              source="External API", status="Queued")
+    assert job_line(job).endswith("[External API]")
+    job.status, job.records_processed = "Completed", 1
+    assert job_line(job).endswith("[External API] 1 ok")
