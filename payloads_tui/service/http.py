@@ -318,10 +318,12 @@ class HttpReceiver:
     def refuse(
         self, request: Request, slug: str, status: int, error: str, headers: dict[str, str] | None = None, **extra: Any
     ) -> Response:
-        """The JSON error answer to a request for integration `slug`, shown to the operator too, as
-        refused credentials are: a sender whose webhooks all bounce is seen, not just lost."""
+        """The JSON error answer to a request for integration `slug`, shown to the operator too: a
+        sender whose webhooks all bounce is seen, not just lost. The operator's line gives the
+        status, but for refused credentials (401), the refusal the operator sees most."""
         where = f"{request.method} {request.url.path}"
-        self.workspace.events.publish(AuthRejected(slug, where, f"{status}, {error}", peer_of(request)))
+        reason = error if status == 401 else f"{status}, {error}"
+        self.workspace.events.publish(AuthRejected(slug, where, reason, peer_of(request)))
         return error_response(status, error, headers=headers, **extra)
 
     @staticmethod
@@ -412,10 +414,8 @@ class HttpReceiver:
     # --- authentication ----------------------------------------------------------------
 
     def reject(self, request: Request, integration: Integration, api: ExternalApi, reason: str) -> Response:
-        where = f"{request.method} /api/{integration.slug}/{api.path}"
-        self.workspace.events.publish(AuthRejected(integration.slug, where, reason, peer_of(request)))
         headers = {"WWW-Authenticate": "Bearer"} if api.auth == "token" else None
-        return error_response(401, reason, headers=headers)
+        return self.refuse(request, integration.slug, 401, reason, headers)
 
     def check_token(self, request: Request, integration: Integration, api: ExternalApi) -> Response | None:
         token = bearer_or_api_key(request)
@@ -612,7 +612,7 @@ class _WithoutUvicornsNotice(logging.Filter):
         return record.msg != "Invalid HTTP request received."
 
 
-logging.getLogger("uvicorn.error").addFilter(_WithoutUvicornsNotice())
+_WITHOUT_UVICORNS_NOTICE = _WithoutUvicornsNotice()
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -627,6 +627,7 @@ class HttpServer:
     """Serves an ASGI app on a socket bound by the caller, as a task of the running loop."""
 
     def __init__(self, app: Any, sock: socket.socket, *, graceful_seconds: int = 5) -> None:
+        logging.getLogger("uvicorn.error").addFilter(_WITHOUT_UVICORNS_NOTICE)  # kept once, however many servers start
         host, port = sock.getsockname()[:2]
         config = uvicorn.Config(
             app,
