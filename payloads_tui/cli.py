@@ -268,7 +268,7 @@ def try_cmd(ctx: click.Context, integration: str, payload: str, file: Any, conte
         import msgspec
 
         click.echo(msgspec.json.encode({
-            "status": outcome.status, "error": outcome.error,
+            "status": outcome.status, "error": outcome.error, "note": outcome.note,
             "records_processed": outcome.records_processed, "records_failed": outcome.records_failed,
             "results": outcome.results,
         }).decode())
@@ -281,6 +281,8 @@ def print_outcome(outcome: Any) -> None:
     click.echo(f"{outcome.status}: {outcome.records_processed} planned, {outcome.records_failed} failed (dry run)")
     if outcome.error:
         click.echo(f"  error: {outcome.error}")
+    if outcome.note:
+        click.echo(f"  note: {outcome.note}")
     for r in outcome.results:
         where = f"{r.target} #{r.item}"
         if r.error:
@@ -342,6 +344,8 @@ def job_line(job: Any) -> str:
         counts = ""
     detail = code if job.kind == "outbound" else counts
     tail = job.error if job.error and job.status == "Failed" else ""
+    if job.note and not (job.records_processed or job.records_failed):  # "nothing was written: …" says it
+        detail, tail = "", tail or job.note
     if tail and code and tail.startswith(code):  # "500 Internal Server Error: down after 5 attempts"
         detail = ""
     if job.status == "Retrying" and job.next_attempt_at:
@@ -699,6 +703,8 @@ def format_job(ws: Any, job: Any) -> str:
              f"created {iso_time(job.created)}   modified {iso_time(job.modified)}"]
     if job.error:
         lines.append(f"error: {job.error}")
+    if job.note:
+        lines.append(f"note: {job.note}")
     if job.status == "Retrying" and job.next_attempt_at:
         lines.append(f"next attempt {iso_time(job.next_attempt_at)}")
     if job.timings:

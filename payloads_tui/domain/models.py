@@ -401,6 +401,8 @@ class Job(Model, kw_only=True):
     attempts: list[Attempt] = msgspec.field(default_factory=list)
     next_attempt_at: float | None = None
     error: str | None = None
+    #: a remark on a finished job that is not an error, e.g. that its body selected nothing to write
+    note: str | None = None
     links: JobLinks = msgspec.field(default_factory=JobLinks)
     data_queried: list[dict[str, Any]] = msgspec.field(default_factory=list)
     timings: dict[str, float] = msgspec.field(default_factory=dict)

@@ -694,6 +694,7 @@ class Executor:
             job.results = outcome.results
             job.records_processed = outcome.records_processed
             job.records_failed = outcome.records_failed
+            job.note = outcome.note
             job.timings.update({k: round(v, 6) for k, v in outcome.timings.items()})
             self._finish(work, outcome.status, outcome.error)
 

@@ -70,6 +70,7 @@ class InboundOutcome:
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     dry_run: bool = False
+    note: str | None = None  # see `Job.note`
 
 
 class ItemFailed(PayloadsError):
@@ -91,6 +92,17 @@ def _match_key(values: Mapping[str, Any], keys: tuple[str, ...]) -> MatchKey | N
         return tuple(_key_encoder.encode(values[k]) for k in keys)
     except KeyError:
         return None
+
+
+def nothing_selected(payload: InboundPayload) -> str:
+    """The note of a job whose body gave no target any item: which selections found nothing."""
+    if not payload.targets:
+        return f"nothing was written: inbound payload {payload.name!r} has no targets"
+    if len(payload.targets) == 1:
+        target = payload.targets[0]
+        return f"nothing was written: target {target.name}'s items `{target.items}` selected nothing from the body"
+    selections = "; ".join(f"{t.name}: `{t.items}`" for t in payload.targets)
+    return f"nothing was written: no target's items selected anything from the body ({selections})"
 
 
 def _describe_match(match: Mapping[str, Any]) -> str:
@@ -353,6 +365,8 @@ class InboundProcessor:
                 timings=timings,
                 dry_run=dry_run,
             )
+        if not results:
+            return InboundOutcome(status="Completed", note=nothing_selected(payload), timings=timings, dry_run=dry_run)
         if not failed:
             status, error = "Completed", None
         elif not good:

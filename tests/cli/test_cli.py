@@ -207,6 +207,17 @@ def test_try_reports_where_a_body_is_broken(runner: CliRunner, demo_dir: Path) -
     assert "Failed" in result.output and "line" in result.output and "column" in result.output
 
 
+def test_try_says_when_a_body_selects_nothing(runner: CliRunner, demo_dir: Path, tmp_path: Path) -> None:
+    sample = tmp_path / "empty.json"
+    sample.write_text('{"type": "customer.created", "data": {}}')
+    result = invoke(runner, "try", "stripe", CUSTOMER_WEBHOOK, str(sample), "--data-dir", str(demo_dir))
+    assert result.exit_code == 0, result.output
+    assert "note: nothing was written: target " in result.output and "`data.object`" in result.output
+    as_json = json.loads(invoke(runner, "try", "stripe", CUSTOMER_WEBHOOK, str(sample), "--json",
+                                "--data-dir", str(demo_dir)).output)
+    assert as_json["note"].startswith("nothing was written") and as_json["records_processed"] == 0
+
+
 def test_try_names_an_unknown_payload(runner: CliRunner, demo_dir: Path) -> None:
     result = runner.invoke(main, ["try", "stripe", "Nope", str(FIXTURES / "ping.txt"), "--data-dir", str(demo_dir)])
     assert result.exit_code == 1
@@ -469,3 +480,18 @@ def test_an_inbound_job_not_processed_yet_shows_no_record_counts() -> None:
     assert job_line(job).endswith("[External API]")
     job.status, job.records_processed = "Completed", 1
     assert job_line(job).endswith("[External API] 1 ok")
+
+
+def test_a_job_that_wrote_nothing_says_why_in_its_line_and_details() -> None:
+    from payloads_tui.domain.models import Job
+
+    note = "nothing was written: target Account's items `data.object` selected nothing from the body"
+    job = Job(number="IN-6", kind="inbound", integration="stripe", payload="Customer", source="External API",
+              status="Completed", note=note)
+    assert job_line(job).endswith(f"[External API] {note}"), "the note, not '0 ok'"
+
+    class NoBodies:
+        def job_body(self, job: Job, which: str) -> None:
+            return None
+
+    assert f"\nnote: {note}" in format_job(NoBodies(), job)

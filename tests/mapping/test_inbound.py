@@ -325,9 +325,22 @@ def test_a_lone_failing_record_is_named_as_the_only_one(processor: InboundProces
     assert store.count("Account") == 0
 
 
-def test_nothing_selected_is_completed_with_no_records(processor: InboundProcessor) -> None:
+def test_nothing_selected_is_completed_with_a_note_naming_the_selection(processor: InboundProcessor) -> None:
     outcome = run(processor, payload(ACCOUNT_UPSERT), customer_list())
     assert (outcome.status, outcome.results, outcome.error) == ("Completed", [], None)
+    assert outcome.note == "nothing was written: target Account's items `data` selected nothing from the body"
+    for body in (b"null", b"{}"):
+        assert run(processor, payload(ORDER_UPSERT, LINE_UPSERT), body, dry_run=True).note == (
+            "nothing was written: no target's items selected anything from the body "
+            "(Order: `data.object`; OrderLine: `data.object.line_items.data`)")
+    assert run(processor, payload(), b"{}").note == "nothing was written: inbound payload 'p' has no targets"
+
+
+def test_a_job_that_writes_something_has_no_note(processor: InboundProcessor) -> None:
+    # an order without lines is an order: one target selecting nothing is not worth a note
+    assert run(processor, payload(ORDER_UPSERT, LINE_UPSERT), checkout_session()).note is None
+    failed = run(processor, payload(ACCOUNT_UPSERT), customer_list(customer(1, balance="x")))
+    assert failed.status == "Failed" and failed.note is None
 
 
 # --- dry runs, bodies ------------------------------------------------------------------

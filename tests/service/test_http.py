@@ -309,6 +309,18 @@ async def test_malformed_json_is_a_failed_job_with_the_raw_body(
     assert any(isinstance(e, JobChanged) and e.job.number == job.number for e in events)
 
 
+async def test_a_webhook_that_selects_nothing_is_completed_with_a_note(
+    workspace: Workspace, client: httpx.AsyncClient
+) -> None:
+    body = json.dumps({"id": "evt_empty", "type": "customer.created", "data": {}}).encode()
+    answer = await client.post("/api/stripe/customers", content=body, headers=signed(body))
+    assert answer.status_code == 202, answer.text
+    job = await wait_for_job(workspace, answer.json()["job"])
+    assert (job.status, job.records_processed, job.error) == ("Completed", 0, None)
+    assert job.note is not None and job.note.startswith("nothing was written: target ")
+    assert "`data.object`" in job.note and workspace.jobs.get(job.number).note == job.note  # type: ignore[union-attr]
+
+
 async def test_healthz(client: httpx.AsyncClient) -> None:
     health = await client.get("/healthz")
     assert health.status_code == 200

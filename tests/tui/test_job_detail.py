@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from payloads_tui.tui.app import PayloadsApp
 from payloads_tui.tui.screens.job_detail import JobDetailScreen
-from tests.tui.conftest import text_of, wait_for
+from payloads_tui.store.demo import CUSTOMER_WEBHOOK
+from tests.tui.conftest import save_job, text_of, wait_for, webhook_request
 
 
 async def open_job(app: PayloadsApp, pilot: object, number: str) -> JobDetailScreen:
@@ -34,6 +35,15 @@ async def test_records_with_errors_are_listed(app: PayloadsApp, jobs: dict) -> N
         results = text_of(screen.query_one("#job-results"))
         assert "Account" in results and "name: is required" in results
         assert not screen.query_one("#job-response").display, "an inbound job has no response"
+
+
+async def test_a_job_that_wrote_nothing_shows_its_note(app: PayloadsApp, jobs: dict) -> None:
+    note = "nothing was written: target Account's items `data.object` selected nothing from the body"
+    job = save_job(app.workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=5, status="Completed", note=note,
+                   request=webhook_request(b'{"data": {}}'))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_job(app, pilot, job.number)
+        assert note in text_of(screen.query_one("#job-summary")).replace("\n", " ")
 
 
 async def test_enter_on_a_link_follows_it_and_esc_comes_back(app: PayloadsApp, jobs: dict) -> None:

@@ -61,6 +61,9 @@ def summary(job: Job, now: float) -> Text:
     if job.error:
         line.append("\n")
         line.append(job.error, style="bold red")
+    if job.note:
+        line.append("\n")
+        line.append(job.note, style="yellow")
     return line
 
 

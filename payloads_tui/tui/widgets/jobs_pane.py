@@ -61,7 +61,7 @@ class JobFilter:
         if self.text:
             needle = self.text.lower()
             response = job.response.message if job.response is not None else ""
-            haystack = " ".join(filter(None, (job.number, job.payload, job.status, job.source, job.error, response)))
+            haystack = " ".join(filter(None, (job.number, job.payload, job.status, job.source, job.error, job.note, response)))
             return needle in haystack.lower()
         return True
 

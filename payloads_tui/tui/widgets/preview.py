@@ -151,6 +151,8 @@ class PreviewPane(Horizontal):
         body: Any = render_results(outcome.results)
         if outcome.error:
             body = Group(Text(outcome.error, style="red"), body)
+        elif outcome.note:
+            body = Group(Text(outcome.note, style="yellow"), body)
         self._show(status, body)
 
     def _show(self, status: Text, body: Any) -> None:
