@@ -691,6 +691,8 @@ def jobs_show(ctx: click.Context, number: str, as_json: bool) -> None:
         if as_json:
             import msgspec
 
+            if job.data_blob:  # whole, as its bodies are not: records are what a script reads
+                job.data_queried = ws.job_data(job)
             click.echo(msgspec.json.encode(job).decode())
             return
         click.echo(format_job(ws, job))
@@ -712,11 +714,12 @@ def format_job(ws: Any, job: Any) -> str:
     if job.context.get("pages"):
         lines.append(f"pages: {job.context['pages']} (the request below is the first page's, the response "
                      "the last page's; each page went to the response handler as its own job)")
-    if job.data_queried:
+    data = ws.job_data(job) if job.data_blob else job.data_queried
+    if data:
         import json
 
-        lines.append(f"--- data queried: {counted(len(job.data_queried), 'record')}")
-        text = json.dumps(job.data_queried, indent=2, default=str, ensure_ascii=False)
+        lines.append(f"--- data queried: {counted(len(data), 'record')}")
+        text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
         lines.append(text if len(text) <= 4000 else text[:4000] + f"\n… ({len(text)} characters in all; --json shows all)")
     for title, exchange, which in (("request", job.request, "request"), ("response", job.response, "response")):
         if exchange is None:

@@ -405,6 +405,8 @@ class Job(Model, kw_only=True):
     note: str | None = None
     links: JobLinks = msgspec.field(default_factory=JobLinks)
     data_queried: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    #: the blob holding the data queried when it is too large to keep inline (`data_queried` is then empty)
+    data_blob: str | None = None
     timings: dict[str, float] = msgspec.field(default_factory=dict)
     context: dict[str, Any] = msgspec.field(default_factory=dict)
 

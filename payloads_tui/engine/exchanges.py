@@ -26,11 +26,13 @@ CLIENT_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "conn
 
 
 class BodyLog(Protocol):
-    """What the job log offers for bodies."""
+    """What the job log offers for bodies and the data queried."""
 
     def externalize(self, exchange: HttpExchange, body: bytes, content_type: str) -> Any: ...
 
     def body_of(self, exchange: HttpExchange) -> bytes | None: ...
+
+    def data_of(self, job: Job) -> list[dict[str, Any]]: ...
 
 
 def with_body(log: BodyLog, exchange: HttpExchange, body: bytes | None, content_type: str) -> HttpExchange:
@@ -105,13 +107,14 @@ def planned_from_log(log: BodyLog, job: Job, integration: Integration, payload: 
                 continue
         headers[name] = value
     record = job.context.get("record") if isinstance(job.context.get("record"), dict) else None
+    data = list(log.data_of(job))
     return PlannedRequest(
         method=logged.method or payload.method,
         url=strip_masked_params(logged.url),
         headers=headers,
         body=body,
         content_type=logged.content_type or None,
-        record_ids=[str(r["id"]) for r in job.data_queried if isinstance(r, dict) and "id" in r],
-        data=list(job.data_queried),
+        record_ids=[str(r["id"]) for r in data if isinstance(r, dict) and "id" in r],
+        data=data,
         record=record,
     )

@@ -80,7 +80,7 @@ from payloads_tui.domain.models import (
     now,
 )
 from payloads_tui.domain.words import counted
-from payloads_tui.engine.apianswer import answer_api
+from payloads_tui.engine.apianswer import ApiAnswer, answer_api
 from payloads_tui.engine.auth import Authenticator, mask_headers, mask_url, secret_names
 from payloads_tui.engine.backoff import Backoff, trailing_failures
 from payloads_tui.engine.credentialsync import CredentialSync
@@ -783,9 +783,8 @@ class Executor:
         **fields: Any,
     ) -> Job:
         context = {"record": planned.record} if payload.request_per_record and planned.record is not None else {}
-        job = self._jobs.create(
-            "outbound", integration.slug, payload.name, source, data_queried=planned.data, context=context, **fields
-        )
+        job = self._jobs.create("outbound", integration.slug, payload.name, source, context=context, **fields)
+        self._jobs.keep_data(job, planned.data)
         credential = integration.credential(payload.credential or "")
         headers_secret, query_secret = secret_names(credential)
         if planned.error is None:
@@ -869,7 +868,8 @@ class Executor:
                 raise ValidationError(f"{original.number} answered an External API GET; it cannot be replayed")
             job = self._jobs.create(
                 "outbound", original.integration, original.payload, "Replay",
-                data_queried=list(original.data_queried), context=dict(original.context),
+                data_queried=list(original.data_queried), data_blob=original.data_blob,
+                context=dict(original.context),
             )
             job.context.pop("pages", None)
             job.request = _copy(original.request) if original.request is not None else None
@@ -925,15 +925,20 @@ class Executor:
             url=url or f"/api/{slug}" + (f"?{urlencode(query)}" if query else ""),
             headers=mask_headers(headers or {}),
         )
+
+        def answered() -> ApiAnswer:
+            answer = answer_api(integration, outbound, self._records, query)
+            self._jobs.keep_data(job, answer.records)
+            return answer
+
         try:
-            answer = await asyncio.to_thread(answer_api, integration, outbound, self._records, query)
+            answer = await asyncio.to_thread(answered)
         except PayloadsError as exc:
             job.status, job.error = "Failed", f"the answer could not be built: {exc}"
             job.timings["total"] = round(now() - started, 6)
             await self._created([job])
             raise
         body, content_type = answer.body, answer.content_type
-        job.data_queried = answer.records
         response = HttpExchange(code=200, message="200 OK", headers={"content-type": content_type},
                                 content_type=content_type)
         job.response = with_body(self._jobs, response, body, content_type)

@@ -306,6 +306,10 @@ class Workspace:
         exchange = job.request if which == "request" else job.response
         return None if exchange is None else self.jobs.body_of(exchange)
 
+    def job_data(self, job: Job) -> list[dict[str, Any]]:
+        """The records a job's request was built from (from a blob if large)."""
+        return self.jobs.data_of(job)
+
     # --- actions that need the running service ---------------------------------------
 
     service: Any = None  # set by `Service` while it runs on this workspace

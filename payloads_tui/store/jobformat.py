@@ -76,6 +76,7 @@ class _LineView(msgspec.Struct):
     error: str | None = None
     request: _ExchangeView | None = None
     response: _ExchangeView | None = None
+    data_blob: str | None = None
     context: dict[str, msgspec.Raw] = {}
 
 
@@ -164,11 +165,13 @@ def decode_job(data: bytes | memoryview) -> Job:
 
 
 def blobs_of(job: Job) -> tuple[str, ...]:
-    """Blob shas a job refers to: request/response bodies and `context["blobs"]`."""
+    """Blob shas a job refers to: request/response bodies, its data queried and `context["blobs"]`."""
     found: list[str] = []
     for exchange in (job.request, job.response):
         if exchange is not None and exchange.body_blob:
             found.append(exchange.body_blob)
+    if job.data_blob:
+        found.append(job.data_blob)
     extra = job.context.get("blobs")
     if isinstance(extra, list):
         found.extend(sha for sha in extra if isinstance(sha, str))
@@ -200,6 +203,8 @@ def head_of_line(line: bytes) -> JobHead | None:
     for exchange in (view.request, view.response):
         if exchange is not None and exchange.body_blob:
             found.append(exchange.body_blob)
+    if view.data_blob:
+        found.append(view.data_blob)
     raw = view.context.get("blobs")
     if raw is not None:
         try:

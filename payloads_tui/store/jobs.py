@@ -59,7 +59,9 @@ and stops once it has `limit` matches. Full jobs are decoded only for rows retur
 Bodies larger than `blob_threshold` (or not UTF-8) go to content-addressed blobs
 (`externalize`). `prune()` drops whole sealed segments (never the active log) by age or
 count, and the blobs that only dropped jobs referred to: a job refers to the blobs of
-its request/response bodies and to any sha listed in `job.context["blobs"]`.
+its request/response bodies, of its data queried (`keep_data`: an API answer of a few
+hundred records would otherwise sit inline in every version of its job, in memory and on
+disk) and to any sha listed in `job.context["blobs"]`.
 
 Numbers: `new_number()` reserves numbers in blocks of 100 by queuing a reservation line
 ahead of any job that could mention them; after a crash numbers resume past the last
@@ -135,6 +137,8 @@ from payloads_tui.store.jobstate import LogState, Segment, Source
 from payloads_tui.store.storage import atomic_write, ensure_private_dir, fsync_dir
 
 log = logging.getLogger(__name__)
+#: records are JSON documents; anything else a computed value might hold is written as its text
+_data_encoder = msgspec.json.Encoder(enc_hook=str)
 T = TypeVar("T")
 _ACTIVE_NAME = re.compile(r"active-(\d+)\.jsonl")
 _SEGMENT_ID = re.compile(r"seg-(\d+)-\d+\.json")
@@ -1082,6 +1086,21 @@ class JobLog:
         else:
             exchange.body = None
             exchange.body_blob = self.blobs.put(body)
+
+    def keep_data(self, job: Job, records: list[dict[str, Any]]) -> None:
+        """Set the data queried of `job`: inline if small, else a blob (durable on return)."""
+        self._check_open()
+        encoded = _data_encoder.encode(records)
+        if len(encoded) <= self.blob_threshold:
+            job.data_queried, job.data_blob = records, None
+        else:
+            job.data_queried, job.data_blob = [], self.blobs.put(encoded)
+
+    def data_of(self, job: Job) -> list[dict[str, Any]]:
+        """The data queried of `job`, from its blob if it has one."""
+        if job.data_blob:
+            return msgspec.json.decode(self.blobs.get(job.data_blob))  # type: ignore[no-any-return]
+        return job.data_queried
 
     # --- benchmark support -----------------------------------------------------------
 

@@ -385,6 +385,20 @@ def test_job_lines_and_details_say_the_next_attempt_and_the_data_queried() -> No
     assert "characters in all; --json shows all)" in format_job(NoBodies(), job)
 
 
+def test_jobs_show_reads_a_large_data_queried_from_its_blob(runner: CliRunner, demo_dir: Path) -> None:
+    rows = [{"id": f"acc_{i}", "name": f"Account {i}", "email": f"a{i}@example.com"} for i in range(300)]
+    with Workspace(load_settings(home=demo_dir)) as ws:
+        job = ws.jobs.create("outbound", "stripe", "Accounts", "External API", status="Completed")
+        ws.jobs.keep_data(job, rows)
+        ws.jobs.save(job)
+    assert job.data_blob
+    shown = invoke(runner, "jobs", "show", job.number, "--data-dir", str(demo_dir))
+    assert shown.exit_code == 0, shown.output
+    assert "--- data queried: 300 records" in shown.output and '"name": "Account 0"' in shown.output
+    as_json = json.loads(invoke(runner, "jobs", "show", job.number, "--json", "--data-dir", str(demo_dir)).output)
+    assert as_json["data_queried"] == rows
+
+
 def test_a_second_demo_joins_the_running_one(runner: CliRunner, demo_dir: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """`make run` in a second terminal opens a console attached to the first one's service (the console

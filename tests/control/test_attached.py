@@ -29,7 +29,7 @@ from payloads_tui.domain.signatures import stripe_signature_header
 from payloads_tui.service.events import JobChanged
 from payloads_tui.service.remote import RemoteWorkspace, attach
 from payloads_tui.settings import load_settings
-from payloads_tui.store.demo import CUSTOMER_GET_ALL, CUSTOMER_WEBHOOK, DEMO_EMAIL, DEMO_WEBHOOK_SECRET
+from payloads_tui.store.demo import CUSTOMER_GET_ALL, CUSTOMER_WEBHOOK, DEMO_API_TOKEN, DEMO_EMAIL, DEMO_WEBHOOK_SECRET
 
 
 @dataclass
@@ -192,6 +192,10 @@ def test_attached_workspace_sees_jobs_live(served: Served) -> None:
     assert [j.number for j in remote.newest_jobs("inbound", limit=1)] == [number]
     outcome = remote.try_inbound("stripe", CUSTOMER_WEBHOOK, body, content_type="application/json")
     assert outcome.status == "Completed" and outcome.results[0].operation == "update"
+    accounts = httpx.get(f"{served.http_url}/api/stripe/accounts", headers={"X-Api-Key": DEMO_API_TOKEN})
+    assert accounts.status_code == 200, accounts.text
+    data = remote.job_data(remote.job(accounts.headers["x-payloads-job"]))
+    assert "Live Co" in {row.get("name") for row in data}
 
 
 def test_serve_logs_jobs_and_refusals(served: Served) -> None:

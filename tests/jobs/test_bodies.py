@@ -50,6 +50,25 @@ def test_large_text_goes_to_a_blob_and_survives_a_save(log: JobLog, tmp_path: Pa
     assert stat.S_IMODE((tmp_path / "blobs").stat().st_mode) == 0o700
 
 
+def test_data_queried_stays_inline_when_small_and_goes_to_a_blob_when_large(log: JobLog, tmp_path: Path) -> None:
+    small = [{"id": "acc_1", "name": "Zoë"}]
+    large = [{"id": f"acc_{i}", "name": f"Account {i}", "email": f"a{i}@example.com"} for i in range(100)]
+    inline = log.create("outbound", "acme", "Accounts", "External API")
+    log.keep_data(inline, small)
+    assert (inline.data_queried, inline.data_blob) == (small, None)
+    blobbed = log.create("outbound", "acme", "Accounts", "External API")
+    log.keep_data(blobbed, large)
+    assert blobbed.data_queried == [] and blobbed.data_blob is not None
+    log.save(inline)
+    log.save(blobbed)
+    line = (next((tmp_path / "jobs").glob("active-*.jsonl"))).read_bytes()
+    assert b"a99@example.com" not in line, "the large data is not repeated in the log"
+    log.close()
+    with JobLog(tmp_path, durable=False, blob_threshold=1024) as reopened:
+        assert reopened.data_of(reopened.get(blobbed.number)) == large  # type: ignore[arg-type]
+        assert reopened.data_of(reopened.get(inline.number)) == small  # type: ignore[arg-type]
+
+
 def test_binary_goes_to_a_blob_whatever_its_size(log: JobLog) -> None:
     exchange = HttpExchange()
     body = bytes([0xFF, 0xD8, 0xFF, 0xE0]) + b"\x00\x01"

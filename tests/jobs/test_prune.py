@@ -115,3 +115,24 @@ def test_prune_keeps_an_old_blob_a_new_job_is_about_to_refer_to(tmp_path: Path) 
         add(log, 1, now, request=arriving)
         [newest] = log.newest("inbound", limit=1)
         assert log.body_of(newest.request) == b"b" * 1000
+
+
+def test_prune_keeps_a_data_blob_a_newer_job_refers_to(tmp_path: Path) -> None:
+    now = time.time()
+    rows = [{"id": f"acc_{i}", "name": "n" * 50} for i in range(20)]
+    with JobLog(tmp_path, durable=False, segment_jobs=SEGMENT, blob_threshold=64) as log:
+        old = add(log, 5, now - 40 * DAY)
+        for i, job in enumerate(old):
+            log.keep_data(job, rows if i == 0 else [*rows, {"id": f"only_{i}"}])
+            log.save(job)
+        shas = [job.data_blob for job in old]
+        assert all(shas) and len(set(shas)) == 5
+        log.settle()
+        replayed = add(log, 1, now, data_blob=old[0].data_blob)[0]
+    with JobLog(tmp_path, durable=False, segment_jobs=SEGMENT, blob_threshold=64) as log:  # heads read from disk
+        for sha in shas:
+            os.utime(log.blobs.path_of(sha), (now - 40 * DAY, now - 40 * DAY))  # type: ignore[arg-type]
+        assert log.prune(max_age_days=30) == 5
+        assert log.blobs.exists(shas[0])  # type: ignore[arg-type]
+        assert not any(log.blobs.exists(sha) for sha in shas[1:])  # type: ignore[arg-type]
+        assert log.data_of(log.get(replayed.number)) == rows  # type: ignore[arg-type]

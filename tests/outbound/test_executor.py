@@ -169,6 +169,20 @@ async def test_concurrency_is_bounded(store: Store, serve, limits: dict[str, int
     assert sorted(s.json["n"] for s in server.seen) == list(range(30))
 
 
+async def test_a_large_data_queried_goes_to_a_blob_and_a_replay_sends_the_same(store: Store, serve) -> None:
+    server = await serve(lambda seen: Reply(200, {"ok": True}))
+    many_records(store, 1000)  # ~20 KB of records: over the 16 KiB blob threshold
+    setup(store, server.url, sources=[Source(name="items", object="Item")])
+    executor = await store.started()
+    [job] = await executor.run_outbound("api", "Send", wait=True)
+    assert job.status == "Completed", job.error
+    assert job.data_queried == [] and job.data_blob
+    assert [row["n"] for row in store.jobs.data_of(job)] == list(range(1000))
+    replayed = await executor.replay(job.number, wait=True)
+    assert replayed.status == "Completed" and replayed.data_blob == job.data_blob
+    assert server.seen[0].body == server.seen[1].body
+
+
 async def test_jobs_left_unfinished_by_a_crash_are_finished_at_the_next_start(store: Store, serve) -> None:
     server = await serve(lambda seen: Reply(200, {"ok": True}))
     setup(store, server.url)

@@ -151,6 +151,20 @@ async def test_token_auth_on_the_get_api(client: httpx.AsyncClient, events: list
     ]
 
 
+async def test_a_large_api_answer_keeps_its_data_queried_in_a_blob(
+    workspace: Workspace, client: httpx.AsyncClient
+) -> None:
+    for i in range(200):
+        workspace.records.insert("Account", {"name": f"Bulk {i:03d}", "email": f"bulk{i}@example.com"})
+    answer = await client.get("/api/stripe/accounts", headers={"X-Api-Key": DEMO_API_TOKEN})
+    assert answer.status_code == 200, answer.text
+    job = workspace.jobs.get(answer.headers["x-payloads-job"])
+    assert job is not None and job.data_queried == [] and job.data_blob
+    data = workspace.job_data(job)
+    assert {"Bulk 000", "Bulk 199", "Acme Corp"} <= {row["name"] for row in data}
+    assert len(data) == len(answer.json()["accounts"])
+
+
 async def test_hmac_api_added_while_running(workspace: Workspace, client: httpx.AsyncClient) -> None:
     integration = workspace.integration("stripe")
     integration.apis.append(

@@ -46,6 +46,18 @@ async def test_a_job_that_wrote_nothing_shows_its_note(app: PayloadsApp, jobs: d
         assert note in text_of(screen.query_one("#job-summary")).replace("\n", " ")
 
 
+async def test_a_large_data_queried_is_read_from_its_blob(app: PayloadsApp, jobs: dict) -> None:
+    rows = [{"id": f"acc_{i}", "name": f"Account {i:03d}", "email": f"a{i}@example.com"} for i in range(300)]
+    job = app.workspace.jobs.create("outbound", "stripe", "Accounts", "External API", status="Completed")
+    app.workspace.jobs.keep_data(job, rows)
+    app.workspace.jobs.save(job)
+    assert job.data_blob
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_job(app, pilot, job.number)
+        await wait_for(pilot, lambda: "Account 299" in text_of(screen.query_one("#job-data")), what="the data queried")
+        assert screen.query_one("#job-data-title").display
+
+
 async def test_enter_on_a_link_follows_it_and_esc_comes_back(app: PayloadsApp, jobs: dict) -> None:
     parent, child = jobs["out_ok"].number, jobs["in_ok2"].number
     async with app.run_test(size=(120, 40)) as pilot:

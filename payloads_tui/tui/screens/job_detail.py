@@ -39,11 +39,13 @@ RESULTS_SHOWN = 500
 class BodiesRead(Message):
     """The full request and response bodies of a job, read from the job log."""
 
-    def __init__(self, number: str, request: bytes | None, response: bytes | None) -> None:
+    def __init__(self, number: str, request: bytes | None, response: bytes | None,
+                 data: list[dict[str, Any]] | None = None) -> None:
         super().__init__()
         self.number = number
         self.request = request
         self.response = response
+        self.data = data
 
 
 def summary(job: Job, now: float) -> Text:
@@ -120,6 +122,7 @@ class JobDetailScreen(ReadOnlyGuard, ConsoleScreen):
         self.number = number.upper()
         self.job: Job | None = None
         self._bodies: tuple[bytes | None, bytes | None] = (None, None)
+        self._data: list[dict[str, Any]] | None = None  # the data queried, when read from its blob
 
     def compose(self) -> ComposeResult:
         yield TopBar(f"{self.console.location} › {self.number}")
@@ -155,12 +158,16 @@ class JobDetailScreen(ReadOnlyGuard, ConsoleScreen):
     def read_bodies(self, job: Job) -> None:
         request = self.workspace.job_body(job, "request")
         response = self.workspace.job_body(job, "response")
-        self.post_message(BodiesRead(job.number, request, response))
+        data = self.workspace.job_data(job) if job.data_blob else None
+        self.post_message(BodiesRead(job.number, request, response, data))
 
     def on_bodies_read(self, message: BodiesRead) -> None:
         if message.number == self.number:
             self._bodies = (message.request, message.response)
             self.show_exchanges()
+            if message.data is not None:
+                self._data = message.data
+                self.show_data()
 
     def show(self) -> None:
         job = self.job
@@ -179,11 +186,17 @@ class JobDetailScreen(ReadOnlyGuard, ConsoleScreen):
         timings = timings_and_attempts(job, now)
         self.query_one("#job-timings", Static).update(timings or "")
         self.query_one("#job-timings").display = timings is not None
-        data = job.data_queried
-        self._section("data", json.dumps(data, indent=2, default=str, ensure_ascii=False)[:64 * 1024] if data else None)
+        self.show_data()
         results = results_table(job)
         self._section("results", results)
         self.show_exchanges()
+
+    def show_data(self) -> None:
+        job = self.job
+        if job is None:
+            return
+        data = self._data if job.data_blob else job.data_queried
+        self._section("data", json.dumps(data, indent=2, default=str, ensure_ascii=False)[:64 * 1024] if data else None)
 
     def _section(self, name: str, content: Any) -> None:
         self.query_one(f"#job-{name}-title").display = content is not None
