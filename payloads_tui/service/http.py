@@ -53,7 +53,7 @@ from payloads_tui.domain.errors import (
     ValidationError,
     VaultError,
 )
-from payloads_tui.domain.formats import ParsedBody, content_kind, parse_for_payload
+from payloads_tui.domain.formats import OUTBOUND_MEDIA_TYPES, ParsedBody, content_kind, parse_for_payload
 from payloads_tui.domain.models import (
     CONTENT_TYPE_LABELS,
     ExternalApi,
@@ -398,6 +398,8 @@ class HttpReceiver:
         if api.auth in ("stripe", "hmac"):
             if (rejected := await self.check_signature(request, integration, api, b"")) is not None:
                 return rejected
+        if request.method == "HEAD":
+            return self.head_answer(integration, api)
         try:
             body, content_type, job = await self.executor.serve_api(
                 integration.slug, api.payload, query=query_of(request),
@@ -410,6 +412,18 @@ class HttpReceiver:
         except PayloadsError as exc:
             return error_response(500, str(exc))
         return Response(body, media_type=content_type, headers={"X-Payloads-Job": job.number})
+
+    @staticmethod
+    def head_answer(integration: Integration, api: ExternalApi) -> Response:
+        """A HEAD's answer: the Content-Type a GET would get, without querying records or logging a job
+        (monitors probe with HEAD). No Content-Length: only building the body would tell it."""
+        payload = integration.outbound_payload(api.payload)
+        if payload is None:
+            return error_response(404, f"the External API points to outbound payload {api.payload!r}, "
+                                       "which does not exist; fix it in APIs & Emails")
+        response = Response(status_code=200, media_type=OUTBOUND_MEDIA_TYPES.get(payload.content_type))
+        response.raw_headers = [(k, v) for k, v in response.raw_headers if k != b"content-length"]
+        return response
 
     # --- authentication ----------------------------------------------------------------
 

@@ -151,6 +151,20 @@ async def test_token_auth_on_the_get_api(client: httpx.AsyncClient, events: list
     ]
 
 
+async def test_head_on_a_get_api_answers_its_content_type_without_a_job(
+    workspace: Workspace, client: httpx.AsyncClient
+) -> None:
+    before = len(workspace.jobs.newest("outbound", limit=100))
+    head = await client.head("/api/stripe/accounts", headers={"X-Api-Key": DEMO_API_TOKEN})
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"].startswith("application/json")
+    assert "x-payloads-job" not in head.headers and "content-length" not in head.headers
+    assert len(workspace.jobs.newest("outbound", limit=100)) == before, "a HEAD runs nothing"
+    refused = await client.head("/api/stripe/accounts", headers={"X-Api-Key": "wrong"})
+    assert refused.status_code == 401
+    assert (await client.get("/api/stripe/accounts", headers={"X-Api-Key": DEMO_API_TOKEN})).status_code == 200
+
+
 async def test_a_large_api_answer_keeps_its_data_queried_in_a_blob(
     workspace: Workspace, client: httpx.AsyncClient
 ) -> None:
