@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,16 +73,22 @@ class RemoteWorkspace:
         """Import the bundle in `path`, read here, through the service."""
         return self.import_data(read_bundle(path), on_conflict=on_conflict, passphrase=passphrase)
 
-    async def start_events(self) -> None:
-        """Stream the service's events into `self.events` (call inside the running loop)."""
-        if self._stream is None:
-            self._stream = asyncio.ensure_future(self._follow())
+    async def start_events(self, on_end: Callable[[], None] | None = None) -> None:
+        """Stream the service's events into `self.events` (call inside the running loop).
 
-    async def _follow(self) -> None:
+        `on_end` is called in the loop if the stream ends other than by `close()`: the service
+        stopped, or its socket went away.
+        """
+        if self._stream is None:
+            self._stream = asyncio.ensure_future(self._follow(on_end))
+
+    async def _follow(self, on_end: Callable[[], None] | None) -> None:
         try:
             await self.client.events(self.events.publish)
         except (OSError, ServiceError):
             pass
+        if on_end is not None:
+            on_end()
 
     def close(self) -> None:
         if self._stream is not None:
@@ -120,10 +127,19 @@ def _decode_as(raw: Any, returns: Any) -> Any:
     return msgspec.json.decode(msgspec.json.encode(raw, enc_hook=str), type=returns)
 
 
+def running_service_pid(home: Path) -> int | None:
+    """The pid of the service answering on the data directory's socket, else None."""
+    client = ControlClient(home)
+    try:
+        return int(client.call("pid", timeout=2.0)) if client.available() else None
+    except (ServiceError, TypeError, ValueError):
+        return None
+
+
 def attach(settings: Settings) -> RemoteWorkspace | None:
     """A RemoteWorkspace if a service answers on the data directory's socket, else None."""
     client = ControlClient(settings.home)
     return RemoteWorkspace(settings, client) if client.available() else None
 
 
-__all__ = ["RemoteWorkspace", "attach"]
+__all__ = ["RemoteWorkspace", "attach", "running_service_pid"]

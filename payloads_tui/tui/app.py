@@ -17,10 +17,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual import work
 from textual.actions import ActionParseResult
 from textual.app import App
 from textual.binding import Binding
 from textual.dom import DOMNode
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 
@@ -28,7 +30,7 @@ from payloads_tui.domain.errors import LockedError, PayloadsError
 from payloads_tui.domain.models import Job
 from payloads_tui.service.control import ControlServer
 from payloads_tui.service.refusals import RefusalDigest, RefusalNotice
-from payloads_tui.service.remote import RemoteWorkspace, attach
+from payloads_tui.service.remote import RemoteWorkspace, attach, running_service_pid
 from payloads_tui.settings import Settings
 from payloads_tui.tui.bridge import AuthRefused, ConfigEventArrived, EventBridge, JobsPending, ServiceEventArrived
 from payloads_tui.tui.calls import as_payloads_error
@@ -46,6 +48,11 @@ if TYPE_CHECKING:
 
 #: Failed jobs notified one by one per batch; more become one summary notification.
 FAILURES_NOTIFIED_SINGLY = 3
+#: Seconds between checks, in a console that does not run the service, of the service that does.
+WATCH_INTERVAL = 2.0
+#: What the highlights show of a service that is not answering.
+NO_SERVICE: dict[str, Any] = {"running": False, "started_at": None, "http": None, "smtp": None, "sandbox": None,
+                              "jobs": {"queued": 0, "running": 0, "retrying": 0}}
 #: Every this many jobs in a batch add one base interval before the next batch...
 JOBS_PER_BATCH_STEP = 25
 #: ...up to this many seconds between batches.
@@ -66,6 +73,26 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+class ServiceLost(Message):
+    """The service this console is attached to stopped answering."""
+
+
+class ServiceFound(Message):
+    """A service answers on the data directory again (`remote` is attached to it, not yet used)."""
+
+    def __init__(self, remote: RemoteWorkspace) -> None:
+        super().__init__()
+        self.remote = remote
+
+
+class ServiceSeen(Message):
+    """Which service, if any, runs the data directory of a console opened with --no-service."""
+
+    def __init__(self, pid: int | None) -> None:
+        super().__init__()
+        self.pid = pid
+
+
 class PayloadsApp(App[None]):
     """The Payloads console over one `Workspace`."""
 
@@ -84,6 +111,7 @@ class PayloadsApp(App[None]):
         service: Service | None = None,
         clock: Clock | None = None,
         attached_pid: int | None = None,
+        elsewhere_pid: int | None = None,
     ) -> None:
         super().__init__(css_path=sorted(styles_dir().glob("*.tcss")))
         # An operator's console over SSH: every frame costs bandwidth, and nothing here needs to slide.
@@ -91,7 +119,12 @@ class PayloadsApp(App[None]):
         self.workspace = workspace
         self.service = service
         self.clock: Clock = clock or time.time
+        #: set when another process's service owns the data directory (the console attaches to it)
         self.attached_pid = attached_pid
+        #: the attached service stopped: the console reads the files until one answers again
+        self.service_gone = False
+        #: the service running the data directory of a console opened with --no-service
+        self.elsewhere_pid = elsewhere_pid
         self.service_error: str | None = None
         self.control: ControlServer | None = None
         self.bridge = EventBridge(self)
@@ -111,9 +144,11 @@ class PayloadsApp(App[None]):
         self._stop_on_signals()
         self.bridge.attach(self.workspace.events.subscribe)
         if isinstance(self.workspace, RemoteWorkspace):
-            self.run_worker(self.workspace.start_events(), group="attach", exit_on_error=False)
+            self._follow(self.workspace)
         if self.service is not None:
             self.run_worker(self._start_service(), group="service", exclusive=True, exit_on_error=False)
+        else:
+            self.set_interval(WATCH_INTERVAL, self._watch_service)
 
     async def _start_service(self) -> None:
         assert self.service is not None
@@ -129,7 +164,7 @@ class PayloadsApp(App[None]):
             for warning in self.service.exposure_warnings():
                 self.notify(warning[0].upper() + warning[1:] + ".", title="Reachable from other machines",
                             severity="warning", timeout=20, markup=False)
-        self._broadcast(ServiceUpdated(self.workspace.service_status(), self.service_error))
+        self._broadcast(ServiceUpdated(self.service_status(), self.service_error))
 
     def _stop_on_signals(self) -> None:
         """SIGTERM and SIGHUP (the SSH session dropped) quit as `q` does, so the service stops in order.
@@ -164,6 +199,80 @@ class PayloadsApp(App[None]):
             except PayloadsError as exc:  # shutting down: say it, do not raise
                 self.log.error(f"service stop failed: {exc}")
 
+    # --- the service of another process ----------------------------------------------------
+
+    def _follow(self, remote: RemoteWorkspace) -> None:
+        self.run_worker(remote.start_events(on_end=lambda: self.post_message(ServiceLost())),
+                        group="attach", exit_on_error=False)
+
+    @work(thread=True, group="watch", exclusive=True, exit_on_error=False)
+    def _watch_service(self) -> None:
+        """Is the attached service still there; has one come back; which one runs (--no-service)?"""
+        workspace = self.workspace
+        if isinstance(workspace, RemoteWorkspace):
+            if not workspace.client.available():
+                self.post_message(ServiceLost())
+        elif self.attached_pid is not None:
+            remote = attach(workspace.settings)
+            if remote is not None:
+                self.post_message(ServiceFound(remote))
+        else:
+            pid = running_service_pid(workspace.home)
+            if pid != self.elsewhere_pid:
+                self.post_message(ServiceSeen(pid))
+
+    def on_service_lost(self, _message: ServiceLost) -> None:
+        remote = self.workspace
+        if not isinstance(remote, RemoteWorkspace):
+            return
+        from payloads_tui.service.workspace import Workspace
+
+        try:
+            local = Workspace(remote.settings, read_only=True)
+        except PayloadsError as exc:
+            self.notify(f"The service stopped, and the data directory cannot be read: {exc}",
+                        title="Service stopped", severity="error", markup=False, timeout=20)
+            return
+        self.service_gone = True
+        self._use(local)
+        remote.close()
+        self.notify(f"The service (pid {self.attached_pid}) stopped. This console now reads the data directory, "
+                    "read-only, and attaches again when a service starts on it.",
+                    title="Service stopped", severity="warning", markup=False, timeout=20)
+
+    def on_service_found(self, message: ServiceFound) -> None:
+        old = self.workspace
+        if isinstance(old, RemoteWorkspace):
+            message.remote.close()
+            return
+        self.service_gone = False
+        self.attached_pid = message.remote.pid or 0
+        self._use(message.remote)
+        self._follow(message.remote)
+        old.close()
+        self.notify(f"Attached to the service (pid {self.attached_pid}).", title="Service", markup=False)
+
+    def on_service_seen(self, message: ServiceSeen) -> None:
+        self.elsewhere_pid = message.pid
+        self._broadcast(lambda: ServiceUpdated(self.service_status()))
+
+    def _use(self, workspace: Any) -> None:
+        """Read and change things through `workspace` from now on; every screen shows it afresh."""
+        self.bridge.detach()
+        self.workspace = workspace
+        self.bridge.attach(workspace.events.subscribe)
+        self._broadcast(lambda: ConfigUpdated(None, "update"))
+        self._broadcast(lambda: ServiceUpdated(self.service_status()))
+
+    def service_status(self) -> dict[str, Any]:
+        """`Workspace.service_status()`; a stopped one if the attached service no longer answers."""
+        try:
+            return self.workspace.service_status()
+        except PayloadsError:
+            if isinstance(self.workspace, RemoteWorkspace):
+                self.post_message(ServiceLost())
+            return dict(NO_SERVICE)
+
     # --- what the top bar says -----------------------------------------------------------
 
     @property
@@ -174,12 +283,14 @@ class PayloadsApp(App[None]):
         """(text, state) of the service for the top bar; `short` leaves the addresses out."""
         if self.attached_pid is not None:
             holder = f"a service (pid {self.attached_pid})" if self.attached_pid else "a service"
+            if self.service_gone:
+                return f"read-only: {holder} stopped; attaches again when one starts", "off"
             if isinstance(self.workspace, RemoteWorkspace):
                 return f"attached to {holder}", "attached"
             return f"attached read-only: {holder} owns this data directory", "attached"
         if self.service_error:
             return f"service failed: {self.service_error}", "failed"
-        status = self.workspace.service_status()
+        status = self.service_status()
         if status.get("running") and short:
             return "● service running", "running"
         if status.get("running"):
@@ -187,6 +298,8 @@ class PayloadsApp(App[None]):
             return f"● HTTP {http} · SMTP {status.get('smtp') or 'off'}", "running"
         if self.service is not None:
             return "◌ service starting…", "starting"
+        if self.workspace.read_only and self.elsewhere_pid is not None:
+            return f"read-only (--no-service) · a service (pid {self.elsewhere_pid}) runs this data directory", "attached"
         if self.workspace.read_only:
             return "read-only · service off", "off"
         return "service off", "off"
@@ -237,7 +350,7 @@ class PayloadsApp(App[None]):
         if message.event.error:
             self.service_error = message.event.error
             self.notify(message.event.error, title="Service", severity="error", markup=False, timeout=15)
-        status = self.workspace.service_status()
+        status = self.service_status()
         self._broadcast(lambda: ServiceUpdated(status, message.event.error))
 
     def on_auth_refused(self, message: AuthRefused) -> None:
@@ -334,9 +447,10 @@ def make_app(
     service: Service | None = None,
     clock: Clock | None = None,
     attached_pid: int | None = None,
+    elsewhere_pid: int | None = None,
 ) -> PayloadsApp:
     """The console over `workspace`; `service` runs in the app's loop when given."""
-    return PayloadsApp(workspace, service=service, clock=clock, attached_pid=attached_pid)
+    return PayloadsApp(workspace, service=service, clock=clock, attached_pid=attached_pid, elsewhere_pid=elsewhere_pid)
 
 
 def run_console(settings: Settings, *, service: bool, sandbox: bool = False) -> None:
@@ -355,12 +469,19 @@ def run_console(settings: Settings, *, service: bool, sandbox: bool = False) -> 
     except LockedError as exc:
         workspace = attach(settings) or Workspace(settings, read_only=True)
         attached_pid = exc.pid or 0
+    app: PayloadsApp | None = None
     try:
         runner = None
         if service and attached_pid is None:
             from payloads_tui.service.service import Service
 
             runner = Service(workspace, http=settings.http_address, smtp=settings.smtp_address, sandbox=sandbox)
-        make_app(workspace, service=runner, attached_pid=attached_pid).run()
+        elsewhere = running_service_pid(settings.home) if not service else None
+        app = make_app(workspace, service=runner, attached_pid=attached_pid, elsewhere_pid=elsewhere)
+        app.run()
     finally:
         workspace.close()
+        if app is not None and app.workspace is not workspace:
+            app.workspace.close()  # the one it ended on, when a service stopped or came back meanwhile
+    if app is not None and app.return_code:
+        raise SystemExit(app.return_code)  # a crash (Textual printed it) is not a clean exit

@@ -38,6 +38,9 @@ def read_only_reason(app: object) -> str | None:
     if pid is None:
         return "opened with --no-service; start `payloads` without it to edit"
     holder = f"the service in pid {pid}" if pid else "a running service"
+    if getattr(app, "service_gone", False):
+        return (f"read-only: {holder} stopped; the console attaches again when a service starts on this "
+                "data directory (or quit and open it again to run the service here)")
     return (f"read-only: {holder} owns this data directory; "
             "make changes through that service, or stop it and open the console again")
 

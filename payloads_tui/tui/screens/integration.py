@@ -16,12 +16,12 @@ from textual.binding import Binding
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from payloads_tui.domain.errors import NotFoundError
+from payloads_tui.domain.errors import NotFoundError, PayloadsError
 from payloads_tui.domain.models import Integration, Job
 from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.commands import PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, jobs_and_failures, start_of_day
-from payloads_tui.tui.messages import ConfigUpdated, JobsChanged, ServiceUpdated
+from payloads_tui.tui.messages import CallFailed, ConfigUpdated, JobsChanged, ServiceUpdated
 from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
 from payloads_tui.tui.screens.base import ConsoleScreen
 from payloads_tui.tui.screens.bundle_forms import ExportsBundles
@@ -99,6 +99,11 @@ class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
             self.notify(f"The integration {self.slug} no longer exists.", severity="warning")
             self.dismiss()
             return False
+        except PayloadsError as exc:  # e.g. the attached service stopped this instant: the app switches over
+            self.post_message(CallFailed(exc, f"read {self.slug}"))
+            if self.integration is None:
+                self.dismiss()
+            return self.integration is not None
         self.integration = integration
         self.query_one(TopBar).show_where(f"{self.console.location} › {integration.name}")
         now = self.now()
@@ -132,7 +137,7 @@ class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
     def show_service_line(self) -> None:
         super().show_service_line()
         line, state = self.console.service_line()
-        self.query_one(Highlights).show_service(self.workspace.service_status(), line=line, state=state)
+        self.query_one(Highlights).show_service(self.console.service_status(), line=line, state=state)
 
     def _tick(self) -> None:
         if self.app.screen is self:

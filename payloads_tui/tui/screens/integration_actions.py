@@ -209,7 +209,7 @@ class ItemActions:
     def email_copy_command(self, integration: Integration, address: str | None) -> None:
         if not address:
             return
-        status = self.workspace.service_status()
+        status = self.screen.console.service_status()
         smtp = status.get("smtp") or self.workspace.settings.smtp
         self.screen.console.copy_and_show(swaks_for_address(address, smtp).command, "swaks command")
 

@@ -1,0 +1,123 @@
+"""A console attached to another process's service, when that service stops and when one starts again.
+
+The "other process" is a thread with its own event loop running a `ControlServer` over a
+writable workspace: the console's calls are blocking socket calls from its own loop, so
+the service must not share that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from payloads_tui.service.control import ControlServer
+from payloads_tui.service.remote import RemoteWorkspace, attach
+from payloads_tui.service.workspace import Workspace
+from payloads_tui.settings import Settings, load_settings
+from payloads_tui.tui.app import make_app
+from payloads_tui.tui.screens.integration import IntegrationScreen
+from tests.tui.conftest import FIXED_NOW, Notices, wait_for
+
+
+class ServiceThread:
+    """A workspace (holding the data directory's lock) served on its control socket from a thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
+
+    async def _serve(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        with Workspace(self.settings) as workspace:
+            server = ControlServer(workspace)
+            await server.start()
+            self._ready.set()
+            await self._stop.wait()
+            await server.stop()
+
+    def start(self) -> ServiceThread:
+        self._thread.start()
+        assert self._ready.wait(10), "the service thread did not start"
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread.is_alive():
+            assert self._stop is not None
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(10)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setattr("payloads_tui.tui.app.WATCH_INTERVAL", 0.2)
+    settings = load_settings(config_file=tmp_path / "no-settings.toml", environ={}, home=tmp_path / "data")
+    with Workspace(settings) as ws:
+        ws.seed_demo()
+    return settings
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[list[ServiceThread]]:
+    started: list[ServiceThread] = []
+    yield started
+    for service in started:
+        service.stop()
+
+
+async def test_an_attached_console_reads_on_when_its_service_stops_and_attaches_again(
+    settings: Settings, services: list[ServiceThread]
+) -> None:
+    services.append(ServiceThread(settings).start())
+    remote = attach(settings)
+    assert remote is not None
+    app = make_app(remote, clock=lambda: FIXED_NOW, attached_pid=os.getpid())  # type: ignore[arg-type]
+    notices = Notices()
+    async with app.run_test(size=(80, 24), message_hook=notices) as pilot:
+        await pilot.pause()
+        assert app.service_line()[0] == f"attached to a service (pid {os.getpid()})"
+
+        services[0].stop()
+        await wait_for(pilot, lambda: app.service_gone, what="the console noticing its service stopped")
+        assert isinstance(app.workspace, Workspace) and app.workspace.read_only
+        assert any(n.title == "Service stopped" for n in notices.seen)
+        assert "stopped; attaches again when one starts" in app.service_line()[0]
+        await pilot.press("enter")  # the integration opens from the files: no crash, nothing to attach to
+        await wait_for(pilot, lambda: isinstance(app.screen, IntegrationScreen) and app.screen.integration is not None)
+        before = len(notices.seen)
+        await pilot.press("2", "R")
+        await wait_for(pilot, lambda: len(notices.seen) > before)
+        assert "stopped; the console attaches again" in notices.seen[-1].message
+
+        services.append(ServiceThread(settings).start())
+        await wait_for(pilot, lambda: isinstance(app.workspace, RemoteWorkspace), timeout=10,
+                       what="the console attaching to the new service")
+        assert not app.service_gone and app.service_line()[0].startswith("attached to a service")
+        assert [i.slug for i in app.workspace.integrations()] == ["stripe"]
+
+
+async def test_a_no_service_console_says_which_service_runs_its_directory(
+    settings: Settings, services: list[ServiceThread]
+) -> None:
+    read_only = Workspace(settings, read_only=True)
+    app = make_app(read_only, clock=lambda: FIXED_NOW)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert app.service_line()[0] == "read-only · service off"
+            services.append(ServiceThread(settings).start())
+            await wait_for(pilot, lambda: app.elsewhere_pid == os.getpid(), timeout=10)
+            assert app.service_line()[0] == (
+                f"read-only (--no-service) · a service (pid {os.getpid()}) runs this data directory")
+            assert app.workspace is read_only, "--no-service never attaches"
+            services[0].stop()
+            await wait_for(pilot, lambda: app.elsewhere_pid is None, timeout=10)
+    finally:
+        read_only.close()
