@@ -169,6 +169,28 @@ def query_of(request: Request) -> dict[str, str]:
     return dict(request.query_params) if request.scope.get("query_string") else {}
 
 
+#: Authorization schemes a refusal may name; anything else may be a credential sent without a scheme.
+KNOWN_SCHEMES = {s.lower(): s for s in ("Basic", "Digest", "Token", "Negotiate", "NTLM", "HOBA", "Mutual",
+                                        "OAuth", "ApiKey", "AWS4-HMAC-SHA256", "DPoP", "GNAP", "SCRAM-SHA-256")}
+
+
+def _other_authorization(header: str) -> str:
+    """The start of a token API's refusal when no token came: what the Authorization header was instead.
+
+    Never echoes the header: a token sent without `Bearer ` would otherwise come back in the
+    answer and in the operator's log.
+    """
+    scheme, sep, _ = header.strip().partition(" ")
+    if not scheme or (scheme.lower() == "bearer"):
+        return "missing token: "
+    if not sep:
+        return "an Authorization header without a scheme is not taken (the token alone?); "
+    known = KNOWN_SCHEMES.get(scheme.lower())
+    if known is None:
+        return "an Authorization of an unknown scheme is not taken; "
+    return f"an Authorization of scheme {known!r} is not taken; "
+
+
 def bearer_or_api_key(request: Request) -> str:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -320,9 +342,9 @@ class HttpReceiver:
     ) -> Response:
         """The JSON error answer to a request for integration `slug`, shown to the operator too: a
         sender whose webhooks all bounce is seen, not just lost. The operator's line gives the
-        status, but for refused credentials (401), the refusal the operator sees most."""
+        status and the reason."""
         where = f"{request.method} {request.url.path}"
-        reason = error if status == 401 else f"{status}, {error}"
+        reason = f"{status}, {error}"
         self.workspace.events.publish(AuthRejected(slug, where, reason, peer_of(request)))
         return error_response(status, error, headers=headers, **extra)
 
@@ -436,9 +458,7 @@ class HttpReceiver:
         if not api.token_hash:
             return self.reject(request, integration, api, "this API has no token yet; generate one in APIs & Emails")
         if not token:
-            scheme = request.headers.get("authorization", "").split(" ", 1)[0]
-            other = scheme and scheme.lower() != "bearer"
-            sent = f"an Authorization of scheme {scheme[:20]!r} is not taken; " if other else "missing token: "
+            sent = _other_authorization(request.headers.get("authorization", ""))
             return self.reject(
                 request, integration, api, f"{sent}send 'Authorization: Bearer <token>' or 'X-Api-Key: <token>'"
             )

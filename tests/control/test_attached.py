@@ -229,7 +229,7 @@ def test_serve_logs_jobs_and_refusals(served: Served) -> None:
             assert client.post(url, content=body, headers={"Content-Type": "application/json"}).status_code == 401
     first = next_matching(r"^refused ")
     assert "stripe: POST /api/stripe/customers from 127.0.0.1:" in first
-    assert first.rstrip().endswith(": missing Stripe-Signature header")
+    assert first.rstrip().endswith(": 401, missing Stripe-Signature header")
     rest = next_matching(r"^refused .*more refusal", seconds=5)
     assert "stripe: 3 more refusals; the last: POST /api/stripe/customers from 127.0.0.1:" in rest
     assert DEMO_WEBHOOK_SECRET not in first + rest

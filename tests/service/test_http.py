@@ -146,9 +146,15 @@ async def test_token_auth_on_the_get_api(client: httpx.AsyncClient, events: list
     basic = await client.get("/api/stripe/accounts", headers={"Authorization": "Basic ZGVtbzpkZW1v"})
     assert basic.status_code == 401
     assert basic.json()["error"].startswith("an Authorization of scheme 'Basic' is not taken; send ")
+    bare = await client.get("/api/stripe/accounts", headers={"Authorization": DEMO_API_TOKEN})  # no "Bearer "
+    assert bare.status_code == 401 and DEMO_API_TOKEN not in bare.text
+    assert bare.json()["error"].startswith("an Authorization header without a scheme is not taken (the token alone?)")
+    odd = await client.get("/api/stripe/accounts", headers={"Authorization": f"{DEMO_API_TOKEN} x"})
+    assert odd.status_code == 401 and DEMO_API_TOKEN not in odd.text and "unknown scheme" in odd.text
     assert [e.reason for e in events if isinstance(e, AuthRejected)] == [
-        wrong.json()["error"], missing.json()["error"], basic.json()["error"]
+        f"401, {answer.json()['error']}" for answer in (wrong, missing, basic, bare, odd)
     ]
+    assert not any(DEMO_API_TOKEN in str(e.reason) for e in events if isinstance(e, AuthRejected))
 
 
 async def test_head_on_a_get_api_answers_its_content_type_without_a_job(
