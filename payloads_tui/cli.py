@@ -513,7 +513,7 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
             changes = StatusChanges()
 
             def log_job(event: Any) -> None:
-                job = event.job if isinstance(event, JobChanged) else None
+                job = event.job if isinstance(event, JobChanged) and not event.linked else None
                 if job is not None and job.status in LOGGED_STATUSES and changes.is_new(job):
                     click.echo(job_line(job))
 
@@ -658,7 +658,7 @@ def follow_jobs(client: Any, emit: Callable[[Any], None], *, integration: str | 
     changes = StatusChanges()
 
     def deliver(event: Any) -> None:
-        if not isinstance(event, JobChanged):
+        if not isinstance(event, JobChanged) or event.linked:
             return
         job = event.job
         if integration and job.integration != integration or kind and job.kind != kind:

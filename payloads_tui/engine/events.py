@@ -19,10 +19,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class JobChanged:
-    """A job was created (`created=True`) or changed status, results or attempts."""
+    """A job was created (`created=True`) or changed status, results or attempts; `linked=True`: only
+    its links changed (a retry or replay of it started), which no status log should print again."""
 
     job: Job
     created: bool = False
+    linked: bool = False
 
 
 @dataclass(frozen=True)

@@ -898,7 +898,9 @@ class Executor:
         job.links.original = original.number
         original.links.reruns.append(job.number)
         await self._created([job])
-        self._changed(original)
+        # its last modification stays the time it finished: a link is not a change of the job itself
+        self._jobs.save_soon(original)
+        self._events.publish(JobChanged(original, linked=True))
         if job.status == "Queued":
             self._enqueue(work)
         return await self._wait(job) if wait else job

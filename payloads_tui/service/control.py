@@ -63,7 +63,7 @@ def socket_path(home: Path) -> Path:
 
 def event_to_data(event: Event) -> dict[str, Any]:
     if isinstance(event, JobChanged):
-        return {"event": "job", "job": to_data(event.job), "created": event.created}
+        return {"event": "job", "job": to_data(event.job), "created": event.created, "linked": event.linked}
     if isinstance(event, ConfigChanged):
         return {"event": "config", "integration": event.integration, "action": event.action}
     if isinstance(event, ServiceChanged):
@@ -76,7 +76,8 @@ def event_to_data(event: Event) -> dict[str, Any]:
 def event_from_data(data: dict[str, Any]) -> Event | None:
     kind = data.get("event")
     if kind == "job":
-        return JobChanged(from_data(Job, data["job"]), created=bool(data.get("created")))
+        return JobChanged(from_data(Job, data["job"]), created=bool(data.get("created")),
+                          linked=bool(data.get("linked")))
     if kind == "config":
         return ConfigChanged(data.get("integration"), data.get("action", "update"))
     if kind == "service":

@@ -330,7 +330,9 @@ class PayloadsApp(App[None]):
             screen.post_message(JobsChanged(jobs))
 
     def _notify_failures(self, jobs: tuple[Job, ...]) -> None:
-        failed = [j for j in jobs if j.status == "Failed" and j.number not in self._notified_failures]
+        relinked = self.bridge.relinked
+        failed = [j for j in jobs if j.status == "Failed" and j.number not in self._notified_failures
+                  and j.number not in relinked]
         self._notified_failures.extend(j.number for j in failed)
         if len(failed) <= FAILURES_NOTIFIED_SINGLY:
             for job in failed:

@@ -57,6 +57,9 @@ class EventBridge:
         self.interval = 1.0 / rate
         self._lock = threading.Lock()
         self._pending: dict[str, Job] = {}
+        self._relinked: set[str] = set()  # pending jobs whose only change is a new link
+        #: the jobs of the last `take()` whose only change was a link: nothing to notify about them
+        self.relinked: frozenset[str] = frozenset()
         self._armed = False
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -72,7 +75,12 @@ class EventBridge:
         """Called by the event bus on any thread; only hands the event on."""
         if isinstance(event, JobChanged):
             with self._lock:
-                self._pending[event.job.number] = event.job
+                number = event.job.number
+                if event.linked and number not in self._pending:
+                    self._relinked.add(number)
+                elif not event.linked:
+                    self._relinked.discard(number)
+                self._pending[number] = event.job
                 if self._armed:
                     return
                 self._armed = True
@@ -88,6 +96,8 @@ class EventBridge:
         """The jobs gathered since the last batch, oldest change first; re-arms the bridge."""
         with self._lock:
             jobs = tuple(self._pending.values())
+            self.relinked = frozenset(self._relinked)
             self._pending.clear()
+            self._relinked.clear()
             self._armed = False
         return jobs

@@ -193,7 +193,7 @@ def open_store(home: Path) -> Store:
 
     def record(event: object) -> None:
         if isinstance(event, JobChanged):  # a snapshot: the executor keeps changing the job object
-            changes.append(JobChanged(msgspec.structs.replace(event.job), created=event.created))
+            changes.append(JobChanged(msgspec.structs.replace(event.job), created=event.created, linked=event.linked))
 
     events.subscribe(record)
     return Store(home, vault, config, records, jobs, events, InboundProcessor(records, config.schema), changes)

@@ -130,7 +130,11 @@ async def test_retry_rebuilds_and_replay_resends_with_links(demo: Store, sandbox
 
     # The account changed meanwhile: a retry rebuilds from the current record.
     demo.records.update("Account", "acc_initech", {"email": "new@initech.example"})
+    finished_at = demo.jobs.get(failed.number).modified
     retried = await executor.retry(failed.number, wait=True)
+    assert demo.jobs.get(failed.number).modified == finished_at, "linking a retry does not touch the original's times"
+    linked = [c for c in demo.changes if c.job.number == failed.number and c.linked]
+    assert linked and linked[-1].job.status == "Failed" and not linked[-1].created
     assert retried.status == "Completed" and retried.source == "Retry"
     assert retried.links.original == failed.number
     assert demo.jobs.get(failed.number).links.reruns == [retried.number]

@@ -18,7 +18,7 @@ from payloads_tui.tui.screens.integration import IntegrationScreen
 from payloads_tui.tui.screens.job_detail import JobDetailScreen
 from payloads_tui.tui.widgets.jobs_pane import JobsPane
 from payloads_tui.tui.widgets.jobs_table import JobsTable
-from tests.tui.conftest import CUSTOMER_WEBHOOK, FIXED_NOW, Notices, save_job, text_of, type_text, wait_for
+from tests.tui.conftest import CUSTOMER_CREATE, CUSTOMER_WEBHOOK, FIXED_NOW, Notices, save_job, text_of, type_text, wait_for
 
 
 async def open_jobs_tab(app: PayloadsApp, pilot: object) -> IntegrationScreen:
@@ -182,6 +182,41 @@ async def test_failed_jobs_raise_a_notification_with_their_number(live_app: Payl
         number = answer.json()["job"]
         await wait_for(pilot, lambda: any(n.title == f"{number} failed" for n in app._notifications),
                        what="the failure notification")
+
+
+async def test_a_new_link_on_an_old_failed_job_raises_no_failure_notification(workspace: Workspace) -> None:
+    from payloads_tui.service.events import JobChanged
+
+    old = save_job(workspace, "outbound", CUSTOMER_CREATE, minutes_ago=60, status="Failed", source="Console",
+                   error="500 Internal Server Error after 5 attempts")
+    app = make_app(workspace, clock=lambda: FIXED_NOW)
+    notices = Notices()
+    async with app.run_test(size=(80, 24), message_hook=notices) as pilot:
+        old.links.reruns.append("OUT-99")
+        workspace.events.publish(JobChanged(old, linked=True))  # what a retry of it announces
+        await pilot.pause(0.5)
+        assert not any(n.title == f"{old.number} failed" for n in notices.seen)
+        workspace.events.publish(JobChanged(old))  # a change of the job itself is still notified
+        await wait_for(pilot, lambda: any(n.title == f"{old.number} failed" for n in notices.seen))
+
+
+@pytest.mark.parametrize(("size", "row"), [
+    ((120, 40), ["500", "Internal Server Error"]),  # the code has its column: the message does not repeat it
+    ((80, 24), ["500 Internal …"]),  # no room for the code column: the message says it
+])
+async def test_an_answer_code_shows_once(app: PayloadsApp, workspace: Workspace, size: tuple[int, int],
+                                         row: list[str]) -> None:
+    from payloads_tui.domain.models import HttpExchange
+
+    job = save_job(workspace, "outbound", CUSTOMER_CREATE, minutes_ago=1, status="Failed", source="Console",
+                   response=HttpExchange(code=500, message="500 Internal Server Error"),
+                   error="500 Internal Server Error after 5 attempts")
+    async with app.run_test(size=size) as pilot:
+        screen = await open_jobs_tab(app, pilot)
+        table = screen.query_one("#outbound-jobs", JobsTable)
+        await wait_for(pilot, lambda: job.number in table.numbers)
+        cells = [cell.plain.strip() for cell in table.get_row(str(table.numbers.index(job.number)))]
+        assert [c for c in cells if "500" in c or "Internal" in c] == row
 
 
 def test_fixed_clock_is_in_the_past() -> None:
