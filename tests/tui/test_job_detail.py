@@ -58,6 +58,20 @@ async def test_a_large_data_queried_is_read_from_its_blob(app: PayloadsApp, jobs
         assert screen.query_one("#job-data-title").display
 
 
+def test_took_is_the_run_itself_and_shown_once_finished() -> None:
+    from payloads_tui.domain.models import Job
+    from payloads_tui.tui.screens.job_detail import summary
+
+    answered = Job(number="OUT-7", kind="outbound", integration="stripe", payload="Accounts", status="Completed",
+                   created=1000.0, modified=1000.0, timings={"total": 0.085})
+    assert "took 85 ms" in summary(answered, 1100.0).plain  # an API answer logged once, when done
+    answered.modified = 1060.0  # e.g. a retry of it linked a minute later (older logs moved it)
+    assert "took 85 ms" in summary(answered, 1100.0).plain
+    waiting = Job(number="OUT-8", kind="outbound", integration="stripe", payload="Accounts", status="Retrying",
+                  created=1000.0, modified=1003.6)
+    assert "took" not in summary(waiting, 1100.0).plain
+
+
 async def test_enter_on_a_link_follows_it_and_esc_comes_back(app: PayloadsApp, jobs: dict) -> None:
     parent, child = jobs["out_ok"].number, jobs["in_ok2"].number
     async with app.run_test(size=(120, 40)) as pilot:
@@ -85,3 +99,13 @@ async def test_an_unknown_job_is_a_notification_not_a_crash(app: PayloadsApp) ->
         app.push_screen(JobDetailScreen("OUT-999"))
         await wait_for(pilot, lambda: any("OUT-999" in n.message for n in app._notifications))
         await wait_for(pilot, lambda: not isinstance(app.screen, JobDetailScreen))
+
+
+def test_a_response_head_says_its_code_once() -> None:
+    from payloads_tui.domain.models import HttpExchange
+    from payloads_tui.tui.widgets.exchange_view import render_exchange
+
+    head = render_exchange(HttpExchange(code=200, message="200 OK"), None, request=False).renderables[0]
+    assert head.plain == "200 OK"
+    head = render_exchange(HttpExchange(code=402, message="Payment Required"), None, request=False).renderables[0]
+    assert head.plain == "402 Payment Required"

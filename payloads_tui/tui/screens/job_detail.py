@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from payloads_tui.domain.models import Job
+from payloads_tui.domain.models import FINISHED_STATUSES, Job
 from payloads_tui.tui.calls import attempt, workspace_work
 from payloads_tui.tui.formatting import format_duration, format_moment, status_text
 from payloads_tui.tui.messages import JobsChanged
@@ -52,9 +52,11 @@ def summary(job: Job, now: float) -> Text:
     line = Text.assemble((job.number, "bold"), "  ")
     line.append_text(status_text(job.status))
     line.append(f"  {job.payload}", style="bold")
+    took = ""
+    if job.status in FINISHED_STATUSES:  # the whole run, retries' waits included; not a link added later
+        took = f" · took {format_duration(job.timings.get('total', job.modified - job.created))}"
     line.append(f"\nsource {job.source} · created {format_moment(job.created, now)} · "
-                f"modified {format_moment(job.modified, now)} · took {format_duration(job.modified - job.created)}",
-                style="dim")
+                f"modified {format_moment(job.modified, now)}{took}", style="dim")
     line.append(f"\nrecords processed {job.records_processed}")
     if job.records_failed:
         line.append(f" · failed {job.records_failed}", style="bold red")

@@ -69,7 +69,10 @@ def render_exchange(exchange: HttpExchange, body: bytes | None, *, request: bool
     else:
         code = exchange.code or 0
         style = "bold green" if 200 <= code < 300 else "bold red" if code >= 400 else "bold yellow"
-        head = Text.assemble((str(exchange.code or "—"), style), " ", exchange.message or "")
+        message = exchange.message or ""
+        if exchange.code and message.startswith(f"{exchange.code} "):  # "200 OK" is logged with its code
+            message = message[len(str(exchange.code)) + 1:]
+        head = Text.assemble((str(exchange.code or "—"), style), " ", message)
     size = exchange.body_size or (len(body) if body else 0)
     if size:
         head.append(f"  ({exchange.content_type or 'no content type'}, {format_size(size)})", style="dim")

@@ -40,7 +40,7 @@ OUTBOUND_JOB_COLUMNS = [
     Col("status", "Status", width=19),
     Col("modified", "Last Modified", width=12, drop=1),
     Col("code", "Response Code", width=13, justify="right", drop=3),
-    Col("message", "Response Message", min_width=14, drop=2),
+    Col("message", "Response Message", min_width=14, drop=2, standing_in=("code", "code_message")),
 ]
 
 Fetch = Callable[[str | None, int], list[Job]]
@@ -70,10 +70,11 @@ def job_cells(job: Job, now: float) -> dict[str, Cell]:
         code = response.code if response is not None else None
         cells["code"] = Text(str(code) if code else "—", style="red" if code and code >= 400 else "")
         message = response.message if response is not None else ""
-        if code and not message.startswith(str(code)):
-            message = f"{code} {message}".strip()
-        message = message or job.error or ""
-        cells["message"] = Text(message, style="red" if job.status == "Failed" else "")
+        if code and message.startswith(f"{code} "):
+            message = message[len(str(code)) + 1:]
+        style = "red" if job.status == "Failed" else ""
+        cells["message"] = Text(message or job.error or "", style=style)  # beside the code column
+        cells["code_message"] = Text(f"{code} {message}".strip() if code else job.error or "", style=style)
     return cells
 
 

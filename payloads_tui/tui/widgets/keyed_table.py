@@ -9,7 +9,7 @@ sideways, and long text is cut with an ellipsis.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -37,6 +37,13 @@ class Col:
     min_width: int = 10
     drop: int = 0  # 0: always shown; otherwise hidden when narrow, highest rank first
     justify: Literal["left", "right"] = "left"
+    #: (column, cell): while that column is hidden, show this row's `cell` here instead (what it would have said)
+    standing_in: tuple[str, str] | None = None
+
+    def cell_key(self, shown: Collection[str]) -> str:
+        if self.standing_in is not None and self.standing_in[0] not in shown:
+            return self.standing_in[1]
+        return self.key
 
 
 def _fit(cell: Cell, width: int, justify: str) -> Text:
@@ -145,7 +152,8 @@ class KeyedTable(DataTable[Text]):
         cached = self._fitted.get(id(values))
         if cached is not None and cached[0] is values:
             return cached[1]
-        cells = [_fit(values.get(col.key, ""), width, col.justify) for col, width in self._plan]
+        shown = self.shown_columns
+        cells = [_fit(values.get(col.cell_key(shown), ""), width, col.justify) for col, width in self._plan]
         if len(self._fitted) > FIT_CACHE_SIZE:
             self._fitted.clear()
         self._fitted[id(values)] = (values, cells)
