@@ -4,13 +4,20 @@
 dotted path such as `inbound[1].targets[0].object`), so a form or a bundle import
 can point at it. Mapping expressions are checked by `domain.mapping`
 (`check_inbound_expressions`, `check_outbound_expressions`), which this module calls.
+
+It also refuses, at save time, what would only fail when a job runs: a mapped field
+the record store sets itself, header names and values HTTP does not allow, form keys
+the form encoder refuses, endpoints and token URLs that can never be http(s) URLs,
+and credential fields the authenticator cannot use.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable
 
-from payloads_tui.domain.errors import ValidationError
+from payloads_tui.domain.errors import MappingError, ValidationError
 from payloads_tui.domain.models import (
     API_PATH_RE,
     FIELD_NAME_RE,
@@ -18,13 +25,25 @@ from payloads_tui.domain.models import (
     PLAIN_FIELDS,
     SECRET_FIELDS,
     SLUG_RE,
+    Credential,
     Element,
     Integration,
     ObjectSchema,
+    OutboundPayload,
     Source,
 )
 
 EMAIL_RE_PARTS = 2
+
+#: Fields the record store sets on every write (`store.records.STORE_FIELDS` but `id`), with a name to map to instead.
+STORE_SET_FIELDS = {"created_at": "source_created", "updated_at": "source_updated"}
+#: RFC 9110 `token`: what a header name may be made of.
+HEADER_NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+#: Methods whose body elements are sent as form query parameters (`engine.requestbuild.BODYLESS_METHODS`).
+BODYLESS_METHODS = frozenset({"GET", "DELETE"})
+HTTP_PREFIXES = ("http://", "https://")
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+_MERGED = "\ue000"  # stands for a merge field of an endpoint: its text is known only when a job runs
 
 
 def _unique(values: Iterable[str], field: str, what: str) -> None:
@@ -94,6 +113,12 @@ def validate_integration(integration: Integration) -> None:
                 mwhere = f"{twhere}.mappings[{k}]"
                 if not FIELD_NAME_RE.match(m.field):
                     raise ValidationError(f"{m.field!r} is not a valid field name", f"{mwhere}.field")
+                if m.field in STORE_SET_FIELDS:
+                    raise ValidationError(
+                        f"{m.field!r} is set by the record store on every write, so a mapped value would be "
+                        f"replaced; map it to another field (e.g. {STORE_SET_FIELDS[m.field]!r})",
+                        f"{mwhere}.field",
+                    )
                 if m.source == "target" and m.target not in earlier:
                     raise ValidationError(
                         f"target {m.target!r} is not an earlier target of this payload", f"{mwhere}.target"
@@ -127,11 +152,14 @@ def validate_integration(integration: Integration) -> None:
         source_names = {s.name.strip().lower() for s in payload.sources}
         for j, source in enumerate(payload.sources):
             validate_object_name(source.object, f"{where}.sources[{j}].object")
-            if source.limit is not None and source.limit < 1:
-                raise ValidationError("limit must be 1 or more", f"{where}.sources[{j}].limit")
+            _validate_limit(source.limit, f"{where}.sources[{j}].limit")
             _validate_children(source, source_names, f"{where}.sources[{j}]")
+        _validate_headers(payload, where)
         mapping.check_outbound_expressions(payload, where)
         _validate_each(payload.elements, payload.each_names(), f"{where}.elements")
+        _validate_form_keys(payload, where)
+        if payload.initiated == "local" and payload.endpoint.strip():
+            _validate_endpoint(payload.endpoint, f"{where}.endpoint")
 
     for i, cred in enumerate(integration.credentials):
         where = f"credentials[{i}]"
@@ -149,6 +177,7 @@ def validate_integration(integration: Integration) -> None:
             "refresh_token",
         ):
             raise ValidationError("grant must be 'client_credentials' or 'refresh_token'", f"{where}.fields.grant")
+        _validate_credential_fields(cred, where)
 
     for i, api in enumerate(integration.apis):
         where = f"apis[{i}]"
@@ -198,8 +227,163 @@ def _validate_children(source: Source, source_names: set[str], where: str) -> No
                 f"id of its {source.object} (letters, digits and '_', e.g. account_id)",
                 f"{cwhere}.parent_field",
             )
-        if child.limit is not None and child.limit < 1:
-            raise ValidationError("limit must be 1 or more", f"{cwhere}.limit")
+        _validate_limit(child.limit, f"{cwhere}.limit")
+
+
+def _validate_limit(limit: object, field: str) -> None:
+    """A source's limit: None (no limit) or a whole number of 1 or more."""
+    if limit is None:
+        return
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        raise ValidationError(f"limit must be a whole number of 1 or more (or none), not {limit!r}", field)
+    if limit < 1:
+        raise ValidationError("limit must be 1 or more", field)
+
+
+def _validate_header_name(name: str, field: str) -> None:
+    if not HEADER_NAME_RE.match(name):
+        raise ValidationError(
+            f"{name!r} is not a valid header name: use letters, digits and !#$%&'*+-.^_`|~ only "
+            "(no spaces, no ':')",
+            field,
+        )
+
+
+def _validate_header_value(name: str, value: str, field: str) -> None:
+    if any(char in value for char in "\r\n\0"):
+        raise ValidationError(
+            f"the value of header {name!r} holds a line break (CR or LF) or a NUL; a header value is one line",
+            field,
+        )
+
+
+def _validate_headers(payload: OutboundPayload, where: str) -> None:
+    """Header names are RFC 9110 tokens and their values one line: the payload's headers and header elements."""
+    for name, value in payload.headers.items():
+        _validate_header_name(name, f"{where}.headers.{name}")
+        _validate_header_value(name, value, f"{where}.headers.{name}")
+    for i, element in enumerate(payload.elements):
+        if element.placement != "header" or element.each:
+            continue
+        _validate_header_name(element.path, f"{where}.elements[{i}].path")
+        if element.source == "static" and isinstance(element.value, str):
+            _validate_header_value(element.path, element.value, f"{where}.elements[{i}].value")
+
+
+def _validate_form_keys(payload: OutboundPayload, where: str) -> None:
+    """Body element paths the form encoder takes: dotted names, none empty, free of '[' and ']'."""
+    if payload.content_type == "form":
+        why = ""
+    elif payload.initiated == "local" and payload.method in BODYLESS_METHODS:
+        why = f" (a {payload.method} sends its body elements as form query parameters)"
+    else:
+        return
+    for i, element in enumerate(payload.elements):
+        if element.placement == "body":
+            _validate_form_paths(element, f"{where}.elements[{i}]", why)
+
+
+def _validate_form_paths(element: Element, where: str, why: str) -> None:
+    """`element`'s path and, at any depth, those of its item fields (whatever their placement)."""
+    names = element.path.split(".")
+    if any("[" in name or "]" in name for name in names):
+        dotted = re.sub(r"\[([^\[\]]*)\]", r".\1", element.path)
+        parts = dotted.split(".")
+        if all(parts) and not any("[" in part or "]" in part for part in parts):
+            bracketed = parts[0] + "".join(f"[{part}]" for part in parts[1:])
+            how = f"write nesting with dots, {dotted!r}, which the form sends as {bracketed}"
+        else:
+            how = "write nesting with dots (e.g. 'metadata.order_id') and a list as an array element"
+        raise ValidationError(
+            f"{element.path!r} cannot be a form key: the form encoder writes '[' and ']' itself; {how}{why}",
+            f"{where}.path",
+        )
+    if not all(names):
+        raise ValidationError(
+            f"{element.path!r} has an empty name: a form key needs a name between every two dots "
+            f"(e.g. 'metadata.order_id'){why}",
+            f"{where}.path",
+        )
+    for k, item_field in enumerate(element.elements):
+        _validate_form_paths(item_field, f"{where}.elements[{k}]", why)
+
+
+def _url_problem(text: str, *, templated: bool) -> str | None:
+    """Why `text` can never be an http(s) URL, or None; merge fields (`templated`) stand as `_MERGED`."""
+    problem = _url_start_problem(text, templated=templated)
+    if problem:
+        return problem
+    outside = " outside its merge fields" if templated else ""
+    for char in text:
+        if char != _MERGED and (char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F):
+            what = "a space" if char == " " else "a line break, tab or control character"
+            return f"holds {what}{outside}; a URL holds none (write a space as %20)"
+    return None
+
+
+def _url_start_problem(text: str, *, templated: bool) -> str | None:
+    """Why the start of `text` can never be `http(s)://host`, or None."""
+    head = text.split(_MERGED, 1)[0]  # the literal text before the first merge field
+    merged = _MERGED in text
+    lower = head.lower()
+    prefix = next((p for p in HTTP_PREFIXES if lower.startswith(p)), None)
+    if prefix is None:
+        if merged and any(p.startswith(lower) for p in HTTP_PREFIXES):
+            return None  # the scheme comes from a merge field, e.g. {base_url}/v1/customers
+        scheme = _SCHEME_RE.match(head)
+        if scheme and scheme.group(1).lower() not in ("http", "https"):
+            return f"is not an http(s) URL (its scheme is {scheme.group(1)!r}); only http:// and https:// are sent"
+        start = ", or with a variable that holds the start (e.g. {base_url}/v1/customers)" if templated else ""
+        if head.startswith("{"):
+            start += "; '{{' is a literal brace: a merge field takes single braces, as in {base_url}/v1/customers"
+        return f"is not a URL: start it with http:// or https://{start}"
+    rest = head[len(prefix) :]
+    host_end = re.search(r"[/?#]", rest)
+    host = rest[: host_end.start()] if host_end else rest
+    if not host and (host_end or not merged):
+        return f"names no host after {prefix}"
+    return None
+
+
+def _validate_endpoint(endpoint: str, field: str) -> None:
+    """An endpoint that can become an http(s) URL once its merge fields are filled in."""
+    from payloads_tui.domain import mapping
+
+    try:
+        fields = {name: _MERGED for name in mapping.template_fields(endpoint)}
+        text = mapping.render_template(endpoint, {}, {}, url_encode=False, fields=fields)
+    except MappingError as exc:  # pragma: no cover - check_outbound_expressions refuses it first
+        raise ValidationError(f"merge field: {exc}", field) from None
+    problem = _url_problem(text, templated=bool(fields))
+    if problem:
+        raise ValidationError(f"endpoint {endpoint!r} {problem}", field)
+
+
+def _validate_credential_fields(cred: Credential, where: str) -> None:
+    """Plain fields the authenticator would fail on. Secrets are vault ciphertext here, so not judged."""
+    if cred.kind == "basic" and not cred.fields.get("username", "").strip():
+        raise ValidationError("basic credentials need a username", f"{where}.fields.username")
+    if cred.kind == "api_key" and cred.fields.get("placement", "header") == "header" and cred.fields.get("name"):
+        _validate_header_name(cred.fields["name"], f"{where}.fields.name")
+    if cred.kind != "oauth2":
+        return
+    token_url = cred.fields.get("token_url", "")
+    if token_url.strip():
+        problem = _url_problem(token_url, templated=False)
+        if problem:
+            raise ValidationError(f"token URL {token_url!r} {problem}", f"{where}.fields.token_url")
+    expires = cred.fields.get("expires_at", "").strip()
+    if expires:
+        try:
+            seconds = float(expires)
+        except ValueError:
+            seconds = math.nan
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValidationError(
+                f"expires_at {expires!r} is not a time: write it in epoch seconds (e.g. 1767225600), "
+                "or leave it empty when unknown",
+                f"{where}.fields.expires_at",
+            )
 
 
 def _validate_each(elements: list[Element], names: set[str], where: str) -> None:
