@@ -93,7 +93,8 @@ def is_truthy(value: Any) -> bool:
     return not (value is None or value is False or (isinstance(value, (str, list, dict)) and not value))
 
 
-def _filter_of(text: str, where: str) -> Any:
+def record_filter(text: str, where: str) -> Any:
+    """A predicate for the records a source filter (JMESPath) selects; None for an empty filter."""
     if not text.strip():
         return None
     expression = compile_expression(text)
@@ -109,7 +110,7 @@ def _filter_of(text: str, where: str) -> Any:
 
 def left_out_by_filter(source: Source, found: Sequence[dict[str, Any]]) -> list[str]:
     """The ids of `found` (records of `source`'s object) that the source's filter leaves out."""
-    keep = _filter_of(source.filter, f"source {source.name!r}")
+    keep = record_filter(source.filter, f"source {source.name!r}")
     if keep is None:
         return []
     return [str(record.get("id")) for record in found if not keep(record)]
@@ -117,7 +118,7 @@ def left_out_by_filter(source: Source, found: Sequence[dict[str, Any]]) -> list[
 
 def _children_of(records: RecordReader, child: ChildSource, parent_id: Any) -> list[dict[str, Any]]:
     found = records.find(child.object, {child.parent_field: parent_id})
-    keep = _filter_of(child.filter, f"child source {child.name!r}")
+    keep = record_filter(child.filter, f"child source {child.name!r}")
     if keep is not None:
         found = [r for r in found if keep(r)]
     if child.sort:
@@ -133,7 +134,7 @@ def query_sources(
     """The records of every source; `record_ids` restricts the first source (its filter still applies)."""
     rows: list[SourceRows] = []
     for index, source in enumerate(payload.sources):
-        keep = _filter_of(source.filter, f"source {source.name!r}")
+        keep = record_filter(source.filter, f"source {source.name!r}")
         if index == 0 and record_ids is not None:
             wanted = set(record_ids)
             base = keep

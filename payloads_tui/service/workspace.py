@@ -25,6 +25,7 @@ from payloads_tui.domain.models import (
 from payloads_tui.domain.signatures import generate_token, hash_token
 from payloads_tui.engine.events import ConfigChanged, EventBus
 from payloads_tui.engine.inbound import InboundOutcome, InboundProcessor
+from payloads_tui.engine.requestbuild import record_filter
 from payloads_tui.settings import Settings
 from payloads_tui.store.bundles import ImportResult, export_bundle, import_bundle, read_bundle, write_bundle
 from payloads_tui.store.config import ConfigStore
@@ -222,8 +223,12 @@ class Workspace:
     def record_objects(self) -> list[str]:
         return sorted(set(self.records.objects()) | {s.name for s in self.config.schemas()})
 
-    def list_records(self, obj: str, *, limit: int | None = 200, offset: int = 0) -> list[dict[str, Any]]:
-        return self.records.query(obj, sort="updated_at", descending=True, limit=limit, offset=offset)
+    def list_records(
+        self, obj: str, *, limit: int | None = 200, offset: int = 0, where: str = ""
+    ) -> list[dict[str, Any]]:
+        """Records of `obj`, the last updated first; `where`: a source filter they match (before `limit`)."""
+        keep = record_filter(where, "the") if where.strip() else None
+        return self.records.query(obj, keep, sort="updated_at", descending=True, limit=limit, offset=offset)
 
     # --- inbound -----------------------------------------------------------------------
 

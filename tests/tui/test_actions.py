@@ -81,6 +81,33 @@ async def test_r_runs_an_outbound_payload_on_chosen_records(live_app: PayloadsAp
         await wait_for(pilot, lambda: any(job.number in n.message for n in app._notifications))
 
 
+async def test_the_run_dialog_lists_a_matching_record_older_than_the_newest_200(
+    app: PayloadsApp, workspace: Workspace
+) -> None:
+    from payloads_tui.store.records import RecordWrite
+
+    workspace.records.apply([RecordWrite("insert", "Account", {"name": f"Synced {i}", "stripe_id": f"cus_{i}"})
+                             for i in range(250)])  # newer than the demo's accounts, none selected by !stripe_id
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_tab(app, pilot, "1")
+        await pilot.press("tab")
+        screen.query_one("#outbound-table", KeyedTable).select_key("Customer: Create")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunOutboundScreen))
+        records = app.screen.query_one("#run-records")
+        await wait_for(pilot, lambda: records.option_count == 1, what="Initech, the one Account without a stripe_id")
+        assert records.get_option_at_index(0).value == "acc_initech"
+        workspace.records.update("Account", "acc_initech", {"stripe_id": "cus_initech"})
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunOutboundScreen))
+        await pilot.pause()
+        assert app.screen.query_one("#run-records").option_count == 0
+        assert "No Account record matches !stripe_id: running it sends nothing." in text_of(
+            app.screen.query_one("#run-detail"))
+
+
 async def test_t_tries_an_inbound_payload_on_a_sample(app: PayloadsApp, workspace: Workspace) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await open_tab(app, pilot, "1")

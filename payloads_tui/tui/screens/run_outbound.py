@@ -15,8 +15,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from payloads_tui.domain.errors import PayloadsError
-from payloads_tui.domain.mapping import evaluate
 from payloads_tui.domain.models import OutboundPayload
 from payloads_tui.tui.calls import attempt
 
@@ -29,16 +27,6 @@ def record_label(record: dict[str, Any]) -> str:
     """`Acme Corp  (acc_acme)`: the first telling field of a record, then its id."""
     title = next((str(record[f]) for f in LABEL_FIELDS if record.get(f)), "")
     return f"{title}  ({record.get('id')})" if title else str(record.get("id"))
-
-
-def matches_filter(expression: str, record: dict[str, Any]) -> bool:
-    """Whether a source's filter selects `record` (an empty filter selects all; a broken one none)."""
-    if not expression.strip():
-        return True
-    try:
-        return bool(evaluate(expression, record))
-    except PayloadsError:
-        return False
 
 
 class RunOutboundScreen(ModalScreen[list[str] | None]):
@@ -66,7 +54,8 @@ class RunOutboundScreen(ModalScreen[list[str] | None]):
             else:
                 where = f" where {source.filter}" if source.filter else ""
                 yield Static(f"{target}\nThe {source.object} records{where}: tick the ones to run for (space, "
-                             "a: all/none), or none to run on all of them.", classes="dialog-detail", markup=False)
+                             "a: all/none), or none to run on all of them.", classes="dialog-detail", markup=False,
+                             id="run-detail")
                 yield SelectionList[str](id="run-records")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Run (ctrl+r)", id="run-go", variant="primary")
@@ -77,10 +66,15 @@ class RunOutboundScreen(ModalScreen[list[str] | None]):
             self.query_one("#run-go", Button).focus()
             return
         source = self.payload.sources[0]
+        # filtered by the store before the limit: a matching record older than the newest 200 is still listed
         records = attempt(self, f"list {source.object} records", self.app.workspace.list_records,  # type: ignore[attr-defined]
-                          source.object, limit=RECORDS_LISTED) or []
-        records = [record for record in records if matches_filter(source.filter, record)]
+                          source.object, limit=RECORDS_LISTED, where=source.filter) or []
         selection = self.query_one("#run-records", SelectionList)
+        if not records:
+            where = f" matches {source.filter}" if source.filter.strip() else " exists"
+            self.query_one("#run-detail", Static).update(
+                f"{self.payload.method} {self.payload.endpoint}\nNo {source.object} record{where}: running it "
+                "sends nothing.")
         selection.add_options([Selection(record_label(r), str(r.get("id")), False) for r in records])
         if records:
             selection.highlighted = 0
