@@ -109,3 +109,27 @@ def test_a_response_head_says_its_code_once() -> None:
     assert head.plain == "200 OK"
     head = render_exchange(HttpExchange(code=402, message="Payment Required"), None, request=False).renderables[0]
     assert head.plain == "402 Payment Required"
+
+
+async def test_j_k_g_G_scroll_a_long_job_and_the_keys_help(app: PayloadsApp, jobs: dict) -> None:
+    rows = [{"id": f"acc_{i}", "name": f"Account {i:03d}"} for i in range(200)]
+    job = app.workspace.jobs.create("outbound", "stripe", "Accounts", "External API", status="Completed")
+    app.workspace.jobs.keep_data(job, rows)
+    app.workspace.jobs.save(job)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_job(app, pilot, job.number)
+        scroll = screen.query_one("#job-scroll")
+        await wait_for(pilot, lambda: "Account 199" in text_of(screen.query_one("#job-data")))
+        await pilot.press("G")
+        await wait_for(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y > 0, what="the bottom")
+        await pilot.press("k")
+        await wait_for(pilot, lambda: scroll.scroll_y < scroll.max_scroll_y, what="a line up")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: scroll.scroll_y == 0, what="the top")
+        await pilot.press("j")
+        await wait_for(pilot, lambda: scroll.scroll_y > 0, what="a line down")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: app.screen.query("#keys-scroll"))
+        keys = app.screen.query_one("#keys-scroll")
+        await pilot.press("G")
+        await wait_for(pilot, lambda: keys.scroll_y == keys.max_scroll_y > 0, what="the end of the keys")

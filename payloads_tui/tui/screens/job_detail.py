@@ -17,7 +17,6 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
@@ -30,6 +29,7 @@ from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data
 from payloads_tui.tui.screens.base import ConsoleScreen
 from payloads_tui.tui.screens.integration_actions import replay_job, retry_job
 from payloads_tui.tui.widgets.exchange_view import render_exchange
+from payloads_tui.tui.widgets.scrolling import KeyScroll
 from payloads_tui.tui.widgets.topbar import TopBar
 
 #: Per-record results listed, at most.
@@ -128,7 +128,7 @@ class JobDetailScreen(ReadOnlyGuard, ConsoleScreen):
 
     def compose(self) -> ComposeResult:
         yield TopBar(f"{self.console.location} › {self.number}")
-        with VerticalScroll(id="job-scroll"):
+        with KeyScroll(id="job-scroll"):
             yield Static("", id="job-summary")
             yield OptionList(id="job-links")
             yield Static("", id="job-timings")

@@ -10,12 +10,13 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, OptionList, Select, Static, Switch, Tabs, TextArea
 
 from payloads_tui.tui.readonly import read_only_reason
+from payloads_tui.tui.widgets.scrolling import KeyScroll
 
 GENERAL_KEYS: list[tuple[str, str]] = [
     ("tab / shift+tab", "move between tables and fields"),
@@ -91,7 +92,7 @@ class KeysScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="keys-box", classes="dialog-box"):
             yield Static("Keys", classes="dialog-title")
-            with VerticalScroll(id="keys-scroll"):
+            with KeyScroll(id="keys-scroll"):
                 yield Static(key_table(self.below), id="keys-table")
             yield Static("esc or ? to close", classes="dialog-detail")
 
