@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
 from payloads_tui.service.workspace import Workspace
-from payloads_tui.tui.app import PayloadsApp
+from payloads_tui.tui.app import PayloadsApp, make_app
 from payloads_tui.tui.screens.confirm import ConfirmScreen
 from payloads_tui.tui.screens.credential_form import CredentialForm
 from payloads_tui.tui.screens.endpoint_forms import ApiForm, EmailForm
@@ -12,7 +16,7 @@ from payloads_tui.tui.screens.integration import IntegrationScreen
 from payloads_tui.tui.screens.outbound_editor import OutboundEditorScreen
 from payloads_tui.tui.screens.secret import RevealForm, SecretScreen
 from payloads_tui.tui.widgets.keyed_table import KeyedTable
-from tests.tui.conftest import CUSTOMER_CREATE, save_job, text_of, type_text, wait_for
+from tests.tui.conftest import CUSTOMER_CREATE, CUSTOMER_WEBHOOK, save_job, text_of, type_text, wait_for
 
 
 async def open_stripe(app: PayloadsApp, pilot: object) -> IntegrationScreen:
@@ -31,6 +35,41 @@ async def test_highlights_show_todays_figures(app: PayloadsApp, jobs: dict) -> N
         assert "5 jobs today" in figures
         assert "2 failures today" in figures
         assert f"last {jobs['out_failed'].number} Failed 10m ago" in figures
+
+
+async def test_how_long_ago_moves_on_without_new_jobs(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("payloads_tui.tui.screens.integrations.FIGURES_INTERVAL", 0.1)
+    monkeypatch.setattr("payloads_tui.tui.screens.integration.FIGURES_INTERVAL", 0.1)
+    started = time.time()  # after the demo was seeded: the newest activity is this job
+    job = workspace.jobs.create("inbound", "stripe", CUSTOMER_WEBHOOK, "External API", status="Failed",
+                                created=started, modified=started)
+    workspace.jobs.save(job)
+    clock = [started + 1]
+    app = make_app(workspace, clock=lambda: clock[0])
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one("#integrations-table")
+        await wait_for(pilot, lambda: str(table.row_values("stripe")["last"]) == "just now")
+        clock[0] += 100
+        await wait_for(pilot, lambda: str(table.row_values("stripe")["last"]) == "1m ago", what="the list's time")
+        screen = await open_stripe(app, pilot)
+        assert f"last {job.number} Failed 1m ago" in text_of(screen.query_one("#highlights-figures"))
+        clock[0] += 3600
+        await wait_for(pilot, lambda: "Failed 1h ago" in text_of(screen.query_one("#highlights-figures")),
+                       what="the highlights' time")
+
+
+async def test_the_newest_jobs_news_shows_at_once(app: PayloadsApp, workspace: Workspace) -> None:
+    from payloads_tui.service.events import JobChanged
+
+    job = save_job(workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=1, status="Queued")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_stripe(app, pilot)
+        assert f"last {job.number} Queued" in text_of(screen.query_one("#highlights-figures"))
+        job.status, job.modified = "Completed", job.modified + 1  # announced before the log's copy changes
+        workspace.events.publish(JobChanged(job))
+        await wait_for(pilot, lambda: f"last {job.number} Completed" in text_of(screen.query_one("#highlights-figures")))
+        await pilot.pause(1.5)  # the figures read again meanwhile must not take it back
+        assert f"last {job.number} Completed" in text_of(screen.query_one("#highlights-figures"))
 
 
 async def test_one_job_and_one_failure_are_counted_in_the_singular(app: PayloadsApp, workspace: Workspace) -> None:

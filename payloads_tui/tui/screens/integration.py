@@ -67,6 +67,7 @@ class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
         self.actions = ItemActions(self)
         self._figures_timer: Timer | None = None
         self._figures_due = 0.0
+        self._figures: JobFigures | None = None  # the last read, shown again each tick ("5 s ago" moves on)
 
     def compose(self) -> ComposeResult:
         yield TopBar(self.console.location)
@@ -131,7 +132,13 @@ class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
         if self.integration is None:
             return
         self._figures_due = time.monotonic() + FIGURES_INTERVAL
-        self.query_one(Highlights).show(self.integration, self.figures(), self.now())
+        fresh = self.figures()
+        known = self._figures.last_job if self._figures is not None else None
+        read = fresh.last_job
+        if known is not None and read is not None and known.number == read.number and known.modified > read.modified:
+            fresh = JobFigures(fresh.jobs_today, fresh.failures_today, known)  # an event newer than what was read
+        self._figures = fresh
+        self.query_one(Highlights).show(self.integration, self._figures, self.now())
         self.show_service_line()
 
     def show_service_line(self) -> None:
@@ -141,6 +148,8 @@ class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
 
     def _tick(self) -> None:
         if self.app.screen is self:
+            if self.integration is not None and self._figures is not None:
+                self.query_one(Highlights).show(self.integration, self._figures, self.now())
             self.show_service_line()
 
     # --- events --------------------------------------------------------------------------
@@ -150,6 +159,12 @@ class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
         if not mine:
             return
         self.query_one(JobsPane).apply(mine)
+        last = self._figures.last_job if self._figures is not None else None
+        newer = next((job for job in reversed(mine) if last is not None and job.number == last.number), None)
+        if newer is not None and self._figures is not None and self.integration is not None:
+            # the newest job's own news, at once: the query below may still read its previous version
+            self._figures = JobFigures(self._figures.jobs_today, self._figures.failures_today, newer)
+            self.query_one(Highlights).show(self.integration, self._figures, self.now())
         if self._figures_timer is None:
             delay = max(0.0, self._figures_due - time.monotonic())
             self._figures_timer = self.set_timer(max(delay, MIN_DELAY), self._refresh_figures)

@@ -85,6 +85,12 @@ class IntegrationsScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
         self.query_one("#home-filter").display = False
         self.reload()
         self.query_one(KeyedTable).focus()
+        self.set_interval(FIGURES_INTERVAL, self._tick)
+
+    def _tick(self) -> None:
+        """Times such as "last activity 5 s ago" move on without new jobs (the rows only, nothing read)."""
+        if self.app.screen is self and self._integrations:
+            self.show_rows()
 
     # --- data ----------------------------------------------------------------------------
 
