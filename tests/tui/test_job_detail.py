@@ -133,3 +133,12 @@ async def test_j_k_g_G_scroll_a_long_job_and_the_keys_help(app: PayloadsApp, job
         keys = app.screen.query_one("#keys-scroll")
         await pilot.press("G")
         await wait_for(pilot, lambda: keys.scroll_y == keys.max_scroll_y > 0, what="the end of the keys")
+
+
+def test_a_body_in_a_blob_reads_as_being_read_until_it_is() -> None:
+    from payloads_tui.domain.models import HttpExchange
+    from payloads_tui.tui.widgets.exchange_view import render_body
+
+    kept = HttpExchange(code=200, message="200 OK", body_blob="ab" * 32, body_size=45_900)
+    assert render_body(None, kept, reading=True).plain == "(reading the body…)"
+    assert "missing" in render_body(None, kept).plain  # read, and not found

@@ -124,6 +124,7 @@ class JobDetailScreen(ReadOnlyGuard, ConsoleScreen):
         self.number = number.upper()
         self.job: Job | None = None
         self._bodies: tuple[bytes | None, bytes | None] = (None, None)
+        self._bodies_read = False  # until then, a body kept in a blob shows as being read, not as missing
         self._data: list[dict[str, Any]] | None = None  # the data queried, when read from its blob
 
     def compose(self) -> ComposeResult:
@@ -166,6 +167,7 @@ class JobDetailScreen(ReadOnlyGuard, ConsoleScreen):
     def on_bodies_read(self, message: BodiesRead) -> None:
         if message.number == self.number:
             self._bodies = (message.request, message.response)
+            self._bodies_read = True
             self.show_exchanges()
             if message.data is not None:
                 self._data = message.data
@@ -212,8 +214,10 @@ class JobDetailScreen(ReadOnlyGuard, ConsoleScreen):
             return
         request_body = self._bodies[0] if self._bodies[0] is not None else _inline(job.request)
         response_body = self._bodies[1] if self._bodies[1] is not None else _inline(job.response)
-        self._section("request", render_exchange(job.request, request_body, request=True) if job.request else None)
-        self._section("response", render_exchange(job.response, response_body, request=False)
+        reading = not self._bodies_read
+        self._section("request", render_exchange(job.request, request_body, request=True, reading=reading)
+                      if job.request else None)
+        self._section("response", render_exchange(job.response, response_body, request=False, reading=reading)
                       if job.response else None)
 
     def on_jobs_changed(self, message: JobsChanged) -> None:

@@ -48,8 +48,13 @@ def headers_table(headers: dict[str, str]) -> Table:
     return table
 
 
-def render_body(body: bytes | None, exchange: HttpExchange, theme: str = "ansi_dark") -> RenderableType:
+def render_body(
+    body: bytes | None, exchange: HttpExchange, theme: str = "ansi_dark", *, reading: bool = False
+) -> RenderableType:
+    """`body` shown by its content type; `reading`: a body kept in a blob is still being read."""
     if body is None:
+        if exchange.body_blob and reading:
+            return Text("(reading the body…)", style="dim")
         if exchange.body_blob:
             return Text("(the body's blob file is missing — pruned?)", style="dim")
         return Text("(no body)", style="dim")
@@ -62,7 +67,7 @@ def render_body(body: bytes | None, exchange: HttpExchange, theme: str = "ansi_d
     return Group(*parts)
 
 
-def render_exchange(exchange: HttpExchange, body: bytes | None, *, request: bool) -> Group:
+def render_exchange(exchange: HttpExchange, body: bytes | None, *, request: bool, reading: bool = False) -> Group:
     """The first line (method URL, or code message), the headers, then the body."""
     if request:
         head = Text.assemble((exchange.method or "", "bold cyan"), " ", (exchange.url or "", "underline"))
@@ -80,5 +85,5 @@ def render_exchange(exchange: HttpExchange, body: bytes | None, *, request: bool
     if exchange.headers:
         parts.append(headers_table(exchange.headers))
     parts.append(Text(""))
-    parts.append(render_body(body, exchange))
+    parts.append(render_body(body, exchange, reading=reading))
     return Group(*parts)
