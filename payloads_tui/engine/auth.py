@@ -37,6 +37,10 @@ from payloads_tui.store.vault import MASK, Vault
 SENSITIVE_HEADERS: frozenset[str] = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "stripe-signature"}
 )
+#: Query parameter names whose values are always masked in logged URLs (any case), as the headers above.
+SENSITIVE_QUERY: frozenset[str] = frozenset(
+    {"api_key", "apikey", "api-key", "access_token", "token", "client_secret", "secret", "password"}
+)
 GRANTS: tuple[str, ...] = ("client_credentials", "refresh_token")
 #: A cached OAuth token is renewed this many seconds before it expires.
 TOKEN_MARGIN = 60.0
@@ -84,16 +88,17 @@ def mask_headers(headers: Mapping[str, str], secret_headers: Iterable[str] = ())
 
 
 def mask_url(url: str, secret_query: Iterable[str]) -> str:
-    """`url` with the values of query parameters named in `secret_query` replaced by `••••`."""
+    """`url` with the values of query parameters named in `secret_query` or `SENSITIVE_QUERY` replaced by `••••`."""
     hidden = set(secret_query)
     base, sep, query = url.partition("?")
-    if not sep or not hidden:
+    if not sep:
         return url
     query, hash_sep, fragment = query.partition("#")
     parts = []
     for piece in query.split("&"):
         name, eq, _value = piece.partition("=")
-        parts.append(f"{name}={MASK}" if unquote_plus(name) in hidden else piece)
+        plain = unquote_plus(name)
+        parts.append(f"{name}={MASK}" if plain in hidden or plain.lower() in SENSITIVE_QUERY else piece)
     return f"{base}?{'&'.join(parts)}{hash_sep}{fragment}"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Protocol
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlencode
 
 import httpx
 
@@ -18,7 +18,7 @@ from payloads_tui.domain.errors import PayloadsError
 from payloads_tui.domain.mapping import render_template
 from payloads_tui.domain.models import HttpExchange, Integration, Job, OutboundPayload
 from payloads_tui.engine.auth import mask_headers, mask_url
-from payloads_tui.engine.requestbuild import PlannedRequest
+from payloads_tui.engine.requestbuild import PlannedRequest, as_text
 from payloads_tui.store.vault import MASK
 
 #: Headers the HTTP client writes itself; a replay leaves them out.
@@ -85,6 +85,35 @@ def strip_masked_params(url: str) -> str:
     return f"{base}?{'&'.join(kept)}{rest}" if kept else f"{base}{rest}"
 
 
+def masked_params_again(url: str, integration: Integration, payload: OutboundPayload) -> list[tuple[str, str]]:
+    """The masked query parameters of a logged `url` that the payload itself sets (a query template, or
+    a static query element), rendered again; a credential's are applied again when sent."""
+    query = url.partition("?")[2].partition("#")[0]
+    masked = [unquote_plus(name) for name, _, value in (p.partition("=") for p in query.split("&") if p)
+              if unquote_plus(value) == MASK]
+    statics = {e.path: e.value for e in payload.elements
+               if e.placement == "query" and e.source == "static" and e.value is not None}
+    again: list[tuple[str, str]] = []
+    for name in masked:
+        if name in payload.query:
+            try:
+                again.append((name, render_template(payload.query[name], {}, integration.variables, url_encode=False)))
+            except PayloadsError:
+                continue
+        elif name in statics:
+            again.append((name, as_text(statics[name])))
+    return again
+
+
+def with_params(url: str, params: list[tuple[str, str]]) -> str:
+    """`url` with `params` appended to its query (before any fragment)."""
+    if not params:
+        return url
+    base, hash_sep, fragment = url.partition("#")
+    joiner = "&" if "?" in base else "?"
+    return f"{base}{joiner}{urlencode(params)}{hash_sep}{fragment}"
+
+
 def planned_from_log(log: BodyLog, job: Job, integration: Integration, payload: OutboundPayload) -> PlannedRequest:
     """The request logged on `job`, ready to send again (masked values dropped or re-rendered)."""
     logged = job.request
@@ -110,7 +139,7 @@ def planned_from_log(log: BodyLog, job: Job, integration: Integration, payload: 
     data = list(log.data_of(job))
     return PlannedRequest(
         method=logged.method or payload.method,
-        url=strip_masked_params(logged.url),
+        url=with_params(strip_masked_params(logged.url), masked_params_again(logged.url, integration, payload)),
         headers=headers,
         body=body,
         content_type=logged.content_type or None,

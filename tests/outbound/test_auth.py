@@ -71,6 +71,29 @@ async def test_each_kind_is_applied_and_masked_in_the_log(store: Store, serve, c
     assert_no_secret(store, SECRET, base64.b64encode(f"ada:{SECRET}".encode()).decode())
 
 
+async def test_a_secret_typed_into_the_query_is_masked_in_the_log_and_sent_again_on_replay(store: Store, serve) -> None:
+    from payloads_tui.domain.models import Element
+
+    server = await serve(lambda seen: Reply(200, {"ok": True}))
+    store.config.create(Integration(
+        slug="api", name="API", variables={"base": server.url, "key": "var-secret"},
+        outbound=[OutboundPayload(name="Ping", method="GET", endpoint="{base}/ping", max_attempts=1,
+                                  query={"api_key": "{key}", "page": "1"},
+                                  elements=[Element(path="access_token", placement="query", source="static",
+                                                    value="static-secret")])],
+    ))
+    executor = await store.started()
+    [job] = await executor.run_outbound("api", "Ping", wait=True)
+    assert job.status == "Completed", job.error
+    assert server.seen[0].query == {"api_key": "var-secret", "page": "1", "access_token": "static-secret"}
+    assert "api_key=••••" in job.request.url and "access_token=••••" in job.request.url
+    assert_no_secret(store, "var-secret", "static-secret")
+    replayed = await executor.replay(job.number, wait=True)
+    assert replayed.status == "Completed"
+    assert server.seen[1].query == server.seen[0].query, "the masked values are sent again, not dropped"
+    assert_no_secret(store, "var-secret", "static-secret")
+
+
 def oauth_credential(store: Store, url: str, **fields: str) -> Credential:
     grant = fields.pop("grant", "client_credentials")
     secrets = {"client_secret": store.vault.encrypt("client-secret")}
@@ -184,3 +207,6 @@ def test_masking_helpers() -> None:
         "X-Custom-Key": "••••", "Accept": "application/json"}
     assert mask_url("http://h/p?a=1&api_key=xyz&b=2#f", {"api_key"}) == "http://h/p?a=1&api_key=••••&b=2#f"
     assert mask_url("http://h/p", {"api_key"}) == "http://h/p"
+    # well-known secret names are masked whatever set them (a static query element, the endpoint itself)
+    assert mask_url("http://h/p?API_KEY=s1&access_token=s2&page=2", set()) == (
+        "http://h/p?API_KEY=••••&access_token=••••&page=2")
