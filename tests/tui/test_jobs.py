@@ -110,6 +110,24 @@ async def test_scrolled_away_the_table_pauses_and_counts_new_jobs(app: PayloadsA
         assert "live" in text_of(screen.query_one("#inbound-jobs-title"))
 
 
+async def test_k_back_to_the_first_row_resumes_live_updates(app: PayloadsApp, workspace: Workspace) -> None:
+    for i in range(40):
+        save_job(workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=300 - i, status="Completed")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_jobs_tab(app, pilot)
+        table = screen.query_one("#inbound-jobs", JobsTable)
+        await pilot.press(*["j"] * 25)
+        await wait_for(pilot, lambda: table.scroll_y > 0, what="scrolling down")
+        more = [save_job(workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=1 - i / 10, status="Completed")
+                for i in range(2)]
+        screen.query_one(JobsPane).apply(more)
+        await pilot.pause()
+        assert table.paused
+        await pilot.press(*["k"] * 25)
+        await wait_for(pilot, lambda: table.cursor_row == 0 and table.scroll_y == 0, what="back at the top")
+        await wait_for(pilot, lambda: not table.paused and table.numbers[0] == more[-1].number, what="catching up")
+
+
 async def test_the_table_holds_a_window_and_pages_in_more(app: PayloadsApp, workspace: Workspace) -> None:
     for i in range(230):
         save_job(workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=1000 - i, status="Completed")
