@@ -168,7 +168,7 @@ def passphrase_for(action: str, *, confirm: bool) -> str:
     if value:
         return value
     if not sys.stdin.isatty():
-        raise click.UsageError(f"{action} needs a passphrase: set {PASSPHRASE_ENV} or run in a terminal")
+        raise click.ClickException(f"{action} needs a passphrase: set {PASSPHRASE_ENV} or run in a terminal")
     return click.prompt("Bundle passphrase", hide_input=True, confirmation_prompt=confirm)
 
 

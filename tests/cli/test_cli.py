@@ -138,6 +138,10 @@ def test_export_with_secrets_needs_and_uses_the_passphrase(runner: CliRunner, de
     result = invoke(runner, "export", "stripe", "-o", str(bundle), "--with-secrets", "--data-dir", str(demo_dir), env=env)
     assert result.exit_code == 0, result.output
     assert DEMO_STRIPE_KEY not in bundle.read_text()
+    without = runner.invoke(main, ["export", "stripe", "-o", str(tmp_path / "no.json"), "--with-secrets",
+                                   "--data-dir", str(demo_dir)], env={"PAYLOADS_BUNDLE_PASSPHRASE": ""})
+    assert without.exit_code == 1, "not a usage error: the options were right"
+    assert without.output.startswith("error: exporting secrets needs a passphrase: set PAYLOADS_BUNDLE_PASSPHRASE")
 
     other = tmp_path / "other"
     wrong = runner.invoke(main, ["import", str(bundle), "--data-dir", str(other)],
