@@ -42,7 +42,7 @@ JobStatus = Literal[
 JobSource = Literal[
     "External API", "Email", "Response Handler", "Console", "CLI", "Replay", "Retry", "Schedule", "Payload"
 ]
-HistoryAction = Literal["create", "update", "delete", "reveal"]
+HistoryAction = Literal["create", "update", "delete", "reveal", "sign"]
 
 FINISHED_STATUSES: frozenset[str] = frozenset({"Completed", "Partially Completed", "Failed", "Cancelled"})
 UNFINISHED_STATUSES: frozenset[str] = frozenset({"Queued", "Processing", "Retrying"})

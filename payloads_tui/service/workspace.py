@@ -22,7 +22,7 @@ from payloads_tui.domain.models import (
     JobKind,
     ObjectSchema,
 )
-from payloads_tui.domain.signatures import generate_token, hash_token
+from payloads_tui.domain.signatures import generate_token, hash_token, hmac_signature, stripe_signature_header
 from payloads_tui.engine.events import ConfigChanged, EventBus
 from payloads_tui.engine.inbound import InboundOutcome, InboundProcessor
 from payloads_tui.engine.requestbuild import record_filter
@@ -170,21 +170,24 @@ class Workspace:
         )
         return plaintext
 
-    def reveal_api_secret(self, slug: str, method: str, path: str) -> str:
-        """Plaintext signing secret of an External API (for a ready `curl`); written to history."""
+    def sign_api_request(self, slug: str, method: str, path: str, body: bytes, timestamp: int) -> str:
+        """The signature header value a request with `body` to a signed External API needs (for a
+        ready `curl`). The signing secret never leaves this process; the signing is written to history."""
         self._writable()
         integration = self.config.get(slug)
         api = integration.api(path, method)
         if api is None:
             raise NotFoundError(f"integration {slug!r} has no External API {method} {path}")
-        if not api.secret:
+        if api.auth not in ("stripe", "hmac") or not api.secret:
             raise NotFoundError(f"External API {method} {path} has no signing secret (auth: {api.auth})")
-        plaintext = self.vault.decrypt(api.secret)
+        secret = self.vault.decrypt(api.secret)
+        value = (stripe_signature_header(secret, body, timestamp) if api.auth == "stripe"
+                 else hmac_signature(secret, body))
         self.history_log.record(
-            [HistoryEntry(user=self.user, action="reveal", integration=slug, kind="external API",
+            [HistoryEntry(user=self.user, action="sign", integration=slug, kind="external API",
                           name=f"{method} {path}", changes=[])]
         )
-        return plaintext
+        return value
 
     def rotate_key(self) -> int:
         """Re-encrypt every secret under a new key; returns how many."""

@@ -11,7 +11,6 @@ import shlex
 from dataclasses import dataclass
 
 from payloads_tui.domain.models import ExternalApi
-from payloads_tui.domain.signatures import hmac_signature, stripe_signature_header
 
 MIME_TYPES = {
     "json": "application/json",
@@ -31,19 +30,23 @@ class Snippet:
     note: str = ""
 
 
+def sample_body(content_type: str) -> bytes:
+    """The body a `curl` sends when no recent job gives one."""
+    return SAMPLE_BODIES.get(content_type, "").encode()
+
+
 def curl_for_api(
     api: ExternalApi,
     url: str,
     *,
     content_type: str = "json",
     body: bytes | None = None,
-    secret: str | None = None,
-    timestamp: int = 0,
+    signature: str | None = None,
 ) -> Snippet:
-    """`curl` that calls `api` at `url`; `secret` (plaintext) signs the body for stripe/hmac APIs."""
+    """`curl` that calls `api` at `url`; `signature`: the header value that signs the body of a stripe/hmac API."""
     parts = ["curl", "-sS"]
     notes: list[str] = []
-    payload = body if body is not None else SAMPLE_BODIES.get(content_type, "").encode()
+    payload = body if body is not None else sample_body(content_type)
     if api.method == "POST":
         parts += ["-X", "POST", shlex.quote(url), "-H", shlex.quote(f"Content-Type: {MIME_TYPES.get(content_type, 'application/octet-stream')}")]
     else:
@@ -53,10 +56,8 @@ def curl_for_api(
         notes.append("set PAYLOADS_TOKEN to the API's token (shown once when it was created)")
     elif api.auth in ("stripe", "hmac"):
         header = "Stripe-Signature" if api.auth == "stripe" else api.hmac_header
-        if secret is not None:
-            value = (stripe_signature_header(secret, payload, timestamp) if api.auth == "stripe"
-                     else hmac_signature(secret, payload))
-            parts += ["-H", shlex.quote(f"{header}: {value}")]
+        if signature is not None:
+            parts += ["-H", shlex.quote(f"{header}: {signature}")]
             if api.auth == "stripe":
                 notes.append("the signature is valid for 5 minutes and for this exact body")
         else:

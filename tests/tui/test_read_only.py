@@ -8,6 +8,7 @@ opens it the way `run_console` does (`Workspace(settings, read_only=True)`).
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,6 +97,27 @@ def data_files(home: Path) -> dict[str, str]:
     """Every file of the data directory and a digest of its bytes."""
     return {str(path.relative_to(home)): hashlib.sha256(path.read_bytes()).hexdigest()
             for path in sorted(home.rglob("*")) if path.is_file()}
+
+
+async def test_a_writable_console_signs_the_curl_without_the_secret_leaving_the_service(app: PayloadsApp) -> None:
+    import shlex
+
+    from payloads_tui.domain.signatures import verify_stripe_signature
+
+    notices = Notices()
+    async with app.run_test(size=(80, 24), message_hook=notices) as pilot:
+        screen = await open_tab(app, pilot, "endpoints")
+        stripe = next(a for a in screen.integration.apis if a.auth == "stripe")  # type: ignore[union-attr]
+        screen.query_one("#apis-table").select_key(f"{stripe.method} {stripe.path}")  # type: ignore[attr-defined]
+        await pilot.press("C")
+        await wait_for(pilot, lambda: any(n.title == "Copied curl command" for n in notices.seen), what="the curl")
+        words = shlex.split(next(n.message for n in notices.seen if n.title == "Copied curl command").split("\n")[0])
+        header = next(w for w in words if w.startswith("Stripe-Signature: ")).removeprefix("Stripe-Signature: ")
+        body = words[words.index("--data-binary") + 1].encode()
+        secret = app.workspace.vault.decrypt(stripe.secret)  # type: ignore[arg-type]
+        verify_stripe_signature(secret, body, header, now=time.time())  # raises if the curl would be refused
+        entry = app.workspace.history(integration="stripe")[0]
+        assert (entry.action, entry.kind, entry.name) == ("sign", "external API", f"{stripe.method} {stripe.path}")
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -388,5 +410,5 @@ def test_a_read_only_workspace_refuses_to_reveal_secrets(read_only: Workspace, s
     with pytest.raises(ReadOnlyError):
         read_only.reveal_secret("stripe", credential.name, next(iter(credential.secrets)))
     with pytest.raises(ReadOnlyError):
-        read_only.reveal_api_secret("stripe", signed.method, signed.path)
+        read_only.sign_api_request("stripe", signed.method, signed.path, b"{}", 0)
     assert data_files(settings.home) == before

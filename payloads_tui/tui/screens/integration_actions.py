@@ -17,7 +17,7 @@ from payloads_tui.tui.calls import attempt, start_call
 from payloads_tui.tui.messages import EmailSent, JobsStarted
 from payloads_tui.tui.readonly import read_only_reason, refuse
 from payloads_tui.tui.screens.confirm import ConfirmScreen
-from payloads_tui.tui.snippets import curl_for_api, swaks_for_address
+from payloads_tui.tui.snippets import curl_for_api, sample_body, swaks_for_address
 from payloads_tui.tui.widgets.endpoints_pane import api_key
 from payloads_tui.tui.widgets.pane import CHANGING_ITEM_ACTIONS, ItemRequested
 
@@ -171,13 +171,14 @@ class ItemActions:
         payload = integration.inbound_payload(api.payload) if api.method == "POST" else None
         content_type = payload.content_type if payload is not None else "json"
         body = self._recent_body(integration.slug, api.payload) if api.method == "POST" else None
-        secret = None
-        # Revealing the signing secret writes history, which a read-only console may not.
+        signature = None
+        # Signing writes history, which a read-only console may not.
         if api.auth in ("stripe", "hmac") and read_only_reason(self.screen.app) is None:
-            secret = attempt(self.screen, "read the signing secret", self.workspace.reveal_api_secret,
-                             integration.slug, api.method, api.path)
+            sent = body if body is not None else sample_body(content_type)
+            signature = attempt(self.screen, "sign the request", self.workspace.sign_api_request,
+                                integration.slug, api.method, api.path, sent, int(time.time()))
         snippet = curl_for_api(api, self.workspace.api_url(integration.slug, api.path), content_type=content_type,
-                               body=body, secret=secret, timestamp=int(time.time()))
+                               body=body, signature=signature)
         self.screen.console.copy_and_show(snippet.command + (f"\n# {snippet.note}" if snippet.note else ""),
                                           "curl command")
 

@@ -22,7 +22,7 @@ HISTORY_COLUMNS = [
     Col("field", "Field", min_width=12, drop=2),
     Col("change", "Old → New", min_width=20, drop=1),
 ]
-ACTION_STYLES = {"create": "green", "update": "cyan", "delete": "red", "reveal": "yellow"}
+ACTION_STYLES = {"create": "green", "update": "cyan", "delete": "red", "reveal": "yellow", "sign": "yellow"}
 
 
 def history_rows(entries: list[HistoryEntry], now: float) -> list[Row]:
@@ -36,7 +36,8 @@ def history_rows(entries: list[HistoryEntry], now: float) -> list[Row]:
         }
         if not entry.changes or entry.action in ("create", "delete"):
             fields = f"{len(entry.changes)} fields" if entry.changes else ""
-            change = {"create": "∅ → created", "delete": "deleted → ∅", "reveal": "secret shown"}.get(entry.action, "")
+            change = {"create": "∅ → created", "delete": "deleted → ∅", "reveal": "secret shown",
+                      "sign": "a request signed (for a curl)"}.get(entry.action, "")
             rows.append((entry.id, {**base, "field": fields, "change": change}))
             continue
         for index, change in enumerate(entry.changes):
