@@ -181,10 +181,8 @@ def validate_integration(integration: Integration) -> None:
 
     for i, api in enumerate(integration.apis):
         where = f"apis[{i}]"
-        if not API_PATH_RE.match(api.path) or "//" in api.path or api.path.endswith("/"):
-            raise ValidationError(
-                f"{api.path!r} is not a valid path: lowercase letters, digits, '-', '_' and '/'", f"{where}.path"
-            )
+        if (problem := _api_path_problem(api.path)) is not None:
+            raise ValidationError(f"{api.path!r} is not a valid path: {problem}", f"{where}.path")
         names = inbound_names if api.method == "POST" else outbound_names
         if api.payload not in names:
             kind = "inbound" if api.method == "POST" else "outbound"
@@ -228,6 +226,24 @@ def _validate_children(source: Source, source_names: set[str], where: str) -> No
                 f"{cwhere}.parent_field",
             )
         _validate_limit(child.limit, f"{cwhere}.limit")
+
+
+def _api_path_problem(path: str) -> str | None:
+    """What is wrong with an External API's path (as it follows /api/<integration>/), or None."""
+    if not path:
+        return "give one, e.g. 'customers' or 'hooks/stripe'"
+    if "//" in path:
+        return "it has an empty part ('//'); separate parts with one '/'"
+    if path.endswith("/"):
+        return "it ends with '/'; leave the last '/' out"
+    if len(path) > 127:
+        return "it is longer than 127 characters"
+    if not path[0].isascii() or not path[0].isalnum() or path[0].isupper():
+        return "it must start with a lowercase letter or a digit"
+    if not API_PATH_RE.match(path):
+        wrong = sorted({c for c in path if not (c.isascii() and (c.islower() or c.isdigit() or c in "-_/"))})
+        return f"{', '.join(repr(c) for c in wrong)} not allowed: use lowercase letters, digits, '-', '_' and '/'"
+    return None
 
 
 def _validate_limit(limit: object, field: str) -> None:

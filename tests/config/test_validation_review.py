@@ -287,3 +287,17 @@ def test_the_store_refuses_them_and_writes_nothing(env: Env, stored: Integration
     assert env.config.get("stripe") == before
     assert next(p for p in before.outbound if p.name == CREATE_CUSTOMER).content_type == "form"
 
+
+
+@pytest.mark.parametrize(("path", "says"), [
+    ("hooks//stripe", "it has an empty part ('//')"),
+    ("hooks/stripe/", "it ends with '/'"),
+    ("Hooks", "it must start with a lowercase letter or a digit"),
+    ("hooks/Stripe Events", "' ', 'E', 'S' not allowed"),
+    ("", "give one"),
+])
+def test_an_api_path_says_what_is_wrong_with_it(path: str, says: str) -> None:
+    i = integration()
+    i.apis[0].path = path
+    error = refused(i)
+    assert error.field == "apis[0].path" and says in error.reason
