@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import events, work
 from textual.actions import ActionParseResult
 from textual.app import App
 from textual.binding import Binding
 from textual.dom import DOMNode
+from textual.events import Event
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -38,6 +39,7 @@ from payloads_tui.tui.commands import ConsoleCommands, PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, Clock
 from payloads_tui.tui.messages import CallFailed, ConfigUpdated, EmailSent, JobsChanged, JobsStarted, ServiceUpdated
 from payloads_tui.tui.readonly import refuses_action
+from payloads_tui.tui.screens.editor_base import ALT_DIGIT_KEYS
 from payloads_tui.tui.screens.integration import IntegrationScreen
 from payloads_tui.tui.screens.integrations import IntegrationsScreen
 from payloads_tui.tui.screens.keys import KeysScreen
@@ -134,6 +136,15 @@ class PayloadsApp(App[None]):
         self._refusals = RefusalDigest()
         self._refusals_flush: Timer | None = None
         self._signals: list[signal.Signals] = []
+
+    async def on_event(self, event: Event) -> None:
+        # Alt+digit from a terminal that sends ESC and the digit reaches us as the character macOS
+        # types for Option+digit (a printable key, which a focused field would take as text).
+        if isinstance(event, events.Key) and event.key in ALT_DIGIT_KEYS and getattr(self.screen, "TAKES_ALT_DIGITS", False):
+            alt = events.Key(ALT_DIGIT_KEYS[event.key], None)
+            alt.set_sender(event._sender)
+            event = alt
+        await super().on_event(event)
 
     # --- life cycle ----------------------------------------------------------------------
 

@@ -72,6 +72,22 @@ async def test_create_preview_and_save_an_inbound_payload_from_the_keyboard(
         assert "Order: Paid (Webhook)" in app.screen.query_one("#inbound-table").keys
 
 
+async def test_alt_digit_from_a_terminal_that_sends_esc_and_the_digit_switches_sections(app: PayloadsApp) -> None:
+    """tmux and xterm send Alt+2 as ESC 2, which Textual reads as the key macOS types for Option+2 (™)."""
+    from textual._xterm_parser import XTermParser
+
+    [alt_two] = [event for event in XTermParser().feed("\x1b2") if isinstance(event, events.Key)]
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_new_inbound(app, pilot)
+        name = app.focused
+        await type_text(pilot, "Orders")
+        alt_two.set_sender(app)
+        app._driver.send_message(alt_two)  # as the driver hands on what the terminal sent
+        mappings = editor.query_one("#mappings", ListEditor)
+        await wait_for(pilot, lambda: app.focused is mappings.table, what="the mappings section")
+        assert name.value == "Orders", "nothing typed into the field"  # type: ignore[union-attr]
+
+
 async def test_a_bad_expression_says_what_is_wrong_as_you_type(app: PayloadsApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         editor = await open_new_inbound(app, pilot)

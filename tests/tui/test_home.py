@@ -111,11 +111,14 @@ async def test_export_then_import_under_a_new_slug(app: PayloadsApp, workspace: 
         await wait_for(pilot, lambda: table.row_count == 2, what="the imported row")
 
 
-async def test_a_bundle_path_that_cannot_be_written_is_a_notification(app: PayloadsApp, tmp_path: Path) -> None:
+async def test_a_bundle_path_that_cannot_be_written_is_said_in_the_form(app: PayloadsApp, tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("x")
         await pilot.pause()
-        app.screen.query_one("#f-path").value = str(tmp_path / "missing-dir" / "nested" / "b.json")
+        form = app.screen
+        target = str(tmp_path / "missing-dir" / "nested" / "b.json")
+        form.query_one("#f-path").value = target
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: any(n.severity == "error" for n in app._notifications), what="an error")
-        assert app.screen.id == "integrations-screen"
+        await wait_for(pilot, lambda: "Could not export the bundle" in text_of(form.query_one("#form-error")),
+                       what="the error in the form")
+        assert app.screen is form and form.query_one("#f-path").value == target, "kept, to correct and retry"

@@ -126,6 +126,46 @@ async def test_a_bad_child_filter_is_shown_at_its_child_when_saving(app: Payload
     assert stored(workspace, CUSTOMER_CREATE).sources[0].children == []
 
 
+async def test_a_limit_that_is_not_a_number_is_said_at_once_and_not_saved(
+    app: PayloadsApp, workspace: Workspace
+) -> None:
+    before = stored(workspace, CUSTOMER_CREATE).sources[0].limit
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await open_editor(app, pilot, CUSTOMER_CREATE)
+        sources = editor.query_one(SourcesEditor)
+        await pilot.press("alt+2")
+        await wait_for(pilot, lambda: app.focused is sources.source_list.table)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: focused_id(app) == "sources-editor-name")
+        sources.source_list.query_one("#sources-editor-limit").focus()
+        await pilot.pause()
+        await type_text(pilot, "-5x")
+        await wait_for(pilot, lambda: invalid_rows(sources.source_list).get("limit") == "a whole number, or empty",
+                       what="the limit said to be wrong as typed")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.3)
+        assert editor.has_unsaved_changes(), "not saved as 'no limit'"
+    assert stored(workspace, CUSTOMER_CREATE).sources[0].limit == before
+
+
+async def test_max_attempts_that_is_not_a_number_is_not_saved_as_the_old_value(
+    app: PayloadsApp, workspace: Workspace
+) -> None:
+    before = stored(workspace, CUSTOMER_CREATE).max_attempts
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await open_editor(app, pilot, CUSTOMER_CREATE)
+        field = editor.query_one("#h-attempts")
+        field.value = "3x"  # type: ignore[attr-defined]
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any(n.title == "Not saved" for n in app._notifications), what="the refusal")
+        assert "attempts" in " ".join(invalid_rows(editor))
+        field.value = str(before + 1)  # type: ignore[attr-defined]
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: stored(workspace, CUSTOMER_CREATE).max_attempts == before + 1, what="the save")
+
+
 async def test_nested_array_elements_are_built_from_the_keyboard_to_any_depth(
     app: PayloadsApp, workspace: Workspace
 ) -> None:

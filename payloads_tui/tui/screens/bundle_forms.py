@@ -1,21 +1,27 @@
 """Export and import forms: where the bundle goes or comes from, and how conflicts resolve.
 
-They only collect what to do (`ExportRequest`, `ImportRequest`); the screen runs the
-export or import in a worker thread, since both read or write files. Screens that
-export mix in `ExportsBundles`, which does the rest.
+Each form does its work itself, in a worker thread (both read or write files), and
+closes only once it succeeded: a failure (a bundle protected by a passphrase imported
+without it, a path that cannot be written) is shown in the form with everything typed
+kept, to correct and try again. The outcome (`BundleExported`, `BundleImported`) goes
+to the screen that opened the form, which tells the user. Screens that export mix in
+`ExportsBundles`, which opens the export form and says where the bundle went.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from textual.app import ComposeResult
+from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import Input, Select
 
 from payloads_tui.domain.errors import ValidationError
 from payloads_tui.tui.calls import workspace_work
-from payloads_tui.tui.messages import BundleExported
+from payloads_tui.tui.messages import BundleExported, BundleImported, CallFailed
 from payloads_tui.tui.screens.form_screen import FormScreen, SavingForm
 from payloads_tui.tui.widgets.form import FieldRow
 
@@ -46,8 +52,48 @@ def _path(text: str, field: str) -> Path:
     return Path(text).expanduser()
 
 
-class ExportForm(FormScreen[ExportRequest]):
-    """Where to write the bundle of `slug`; a passphrase includes the secrets."""
+class WorksBeforeClosing:
+    """Mixin (before the form class) for a form that runs its request in a worker and closes when it is done.
+
+    The subclass's worker posts its outcome message to the form, or `CallFailed`; the
+    form's handler of the outcome calls `done()`, which closes the form and hands the
+    outcome to the screen beneath it. A failure stays in the form, as its error.
+    """
+
+    busy = False
+    _opener: Screen[Any] | None = None
+
+    def submitted(self, request: Any) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        stack = self.app.screen_stack  # type: ignore[attr-defined]
+        self._opener = stack[stack.index(self) - 1] if self in stack[1:] else None
+        self.run_request(request)
+
+    def run_request(self, request: Any) -> None:
+        """Start the worker that carries out `request`."""
+        raise NotImplementedError
+
+    def done(self, outcome: Message) -> None:
+        """The work succeeded: close, and hand `outcome` to the screen that opened the form."""
+        self.busy = False
+        if self._opener is not None:
+            self._opener.post_message(outcome)
+        self.dismiss(None)  # type: ignore[attr-defined]
+
+    def on_call_failed(self, message: CallFailed) -> None:
+        message.stop()
+        self.busy = False
+        self.show_form_error(f"Could not {message.doing}: {message.error}")  # type: ignore[attr-defined]
+
+    def has_unsaved_changes(self) -> bool:
+        """While the work runs there is nothing to discard: esc closes (the work goes on)."""
+        return not self.busy and super().has_unsaved_changes()  # type: ignore[misc, no-any-return]
+
+
+class ExportForm(WorksBeforeClosing, FormScreen[ExportRequest]):
+    """Where to write the bundle of `slug`; a passphrase includes the secrets. Writes it, then closes."""
 
     SUBMIT_LABEL = "Export"
 
@@ -64,9 +110,18 @@ class ExportForm(FormScreen[ExportRequest]):
     def submit(self) -> ExportRequest:
         return ExportRequest(self.slug, _path(self.value("f-path"), "path"), self.value("f-passphrase") or None)
 
+    @workspace_work("export the bundle", group="bundle", thread=True)
+    def run_request(self, request: ExportRequest) -> None:
+        path = self.workspace.export(request.slug, request.path, passphrase=request.passphrase)
+        self.post_message(BundleExported(request.slug, path, request.passphrase is not None))
 
-class ImportForm(SavingForm[ImportRequest]):
-    """Which bundle to import and what to do if its integration exists here."""
+    def on_bundle_exported(self, message: BundleExported) -> None:
+        message.stop()
+        self.done(BundleExported(message.slug, message.path, message.with_secrets))
+
+
+class ImportForm(WorksBeforeClosing, SavingForm[ImportRequest]):
+    """Which bundle to import and what to do if its integration exists here. Imports it, then closes."""
 
     SUBMIT_LABEL = "Import"
     TITLE_TEXT = "Import a bundle"
@@ -85,21 +140,22 @@ class ImportForm(SavingForm[ImportRequest]):
             raise ValidationError(f"no file at {path}", "path")
         return ImportRequest(path, self.choice("f-conflict") or "skip", self.value("f-passphrase") or None)
 
+    @workspace_work("import the bundle", group="bundle", thread=True)
+    def run_request(self, request: ImportRequest) -> None:
+        result = self.workspace.import_(request.path, on_conflict=request.on_conflict,  # type: ignore[arg-type]
+                                        passphrase=request.passphrase)
+        self.post_message(BundleImported(result))
+
+    def on_bundle_imported(self, message: BundleImported) -> None:
+        message.stop()
+        self.done(BundleImported(message.result))
+
 
 class ExportsBundles:
-    """Mixin for screens that export an integration: the form, the export in a worker thread, a notification."""
+    """Mixin for screens that export an integration: the form (which writes the bundle), then a notification."""
 
     def export_integration(self, slug: str, name: str) -> None:
-        self.app.push_screen(ExportForm(slug, name), self._export)  # type: ignore[attr-defined]
-
-    def _export(self, request: ExportRequest | None) -> None:
-        if request is not None:
-            self.export_bundle(request)
-
-    @workspace_work("export the bundle", group="bundle", thread=True)
-    def export_bundle(self, request: ExportRequest) -> None:
-        path = self.workspace.export(request.slug, request.path, passphrase=request.passphrase)  # type: ignore[attr-defined]
-        self.post_message(BundleExported(request.slug, path, request.passphrase is not None))  # type: ignore[attr-defined]
+        self.app.push_screen(ExportForm(slug, name))  # type: ignore[attr-defined]
 
     def on_bundle_exported(self, message: BundleExported) -> None:
         secrets = "with secrets (under the passphrase)" if message.with_secrets else "without secrets"

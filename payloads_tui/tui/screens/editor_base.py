@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widgets import Input, Select, Static, Switch, TabbedContent
 
 from payloads_tui.domain.errors import PayloadsError, ValidationError
-from payloads_tui.domain.models import InboundPayload, Integration, OutboundPayload
+from payloads_tui.domain.models import InboundPayload, Integration, OutboundPayload, from_data
 from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.messages import ConfigUpdated
 from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
@@ -27,9 +27,18 @@ from payloads_tui.tui.screens.base import ConsoleScreen
 from payloads_tui.tui.screens.confirm import ConfirmScreen
 from payloads_tui.tui.widgets.form import FieldRow, clear_field_errors
 from payloads_tui.tui.widgets.list_editor import ListEditor
+from payloads_tui.tui.widgets.topbar import TopBar
 
 P = TypeVar("P", InboundPayload, OutboundPayload)
 INDEXED = re.compile(r"^(\w+)\[(\d+)\]\.?(.*)$")
+
+
+#: What Textual makes of Alt+1…Alt+8 in terminals that send ESC and the digit (tmux, xterm, most SSH
+#: clients): the characters macOS types for Option+digit. In an editor the app reads them as Alt+digit
+#: (`PayloadsApp.on_event`), so there those characters are pasted, not typed, into fields.
+ALT_DIGIT_KEYS = {key: f"alt+{n}" for n, key in enumerate(
+    ("inverted_exclamation_mark", "trade_mark_sign", "pound_sign", "cent_sign", "infinity", "section_sign",
+     "pilcrow_sign", "bullet"), start=1)}
 
 
 def tab_bindings(sections: dict[str, str]) -> list[Binding]:
@@ -43,8 +52,9 @@ def tab_bindings(sections: dict[str, str]) -> list[Binding]:
 
 
 def copy_of(model: P) -> P:
-    """A deep copy of a model (the editor's working copy)."""
-    return msgspec.convert(msgspec.to_builtins(model), type(model))
+    """A deep copy of a model (the editor's working copy); `ValidationError` naming a field that holds
+    what its type cannot (a number field's text kept as typed, to be refused here, not saved as empty)."""
+    return from_data(type(model), msgspec.to_builtins(model))
 
 
 class PayloadSaved(Message):
@@ -59,6 +69,9 @@ class PayloadSaved(Message):
 
 class PayloadEditorScreen(ReadOnlyGuard, ConsoleScreen, Generic[P]):
     """Base of the payload editors; subclasses define `KIND`, `TABS`, compose and the field plumbing."""
+
+    #: the app reads ESC+digit (`ALT_DIGIT_KEYS`) as Alt+digit while this screen is active
+    TAKES_ALT_DIGITS = True
 
     KIND = "inbound"
     TABS: tuple[str, ...] = ()
@@ -76,6 +89,7 @@ class PayloadEditorScreen(ReadOnlyGuard, ConsoleScreen, Generic[P]):
         self.original: P | None = original
         self.model: P = copy_of(original) if original is not None else self.new_model()
         self._saved_state = self._state()
+        self._unparsed: dict[str, str] = {}  # header attribute → why its text is not a value of its type
 
     # --- to define -----------------------------------------------------------------------
 
@@ -98,6 +112,15 @@ class PayloadEditorScreen(ReadOnlyGuard, ConsoleScreen, Generic[P]):
 
     def after_change(self) -> None:
         """Called after every edit (e.g. to refresh a preview)."""
+
+    def breadcrumb(self) -> str:
+        """Where the top bar says the editor is: the integration and the payload as saved (or a new one)."""
+        title = self.original.name if self.original is not None else f"new {self.KIND} payload"
+        return f"{self.console.location} › {self.integration.name} › {title}"
+
+    def show_breadcrumb(self) -> None:
+        for bar in self.query(TopBar):
+            bar.show_where(self.breadcrumb())
 
     # --- state ---------------------------------------------------------------------------
 
@@ -160,14 +183,17 @@ class PayloadEditorScreen(ReadOnlyGuard, ConsoleScreen, Generic[P]):
             try:
                 value = float(value)
             except (TypeError, ValueError):
-                self._row_error(attribute, "a number is needed")
+                self._unparsed[attribute] = "a number is needed"
+                self._row_error(attribute, self._unparsed[attribute])
                 return
         elif kind == "int":
             try:
                 value = int(value)
             except (TypeError, ValueError):
-                self._row_error(attribute, "a whole number is needed")
+                self._unparsed[attribute] = "a whole number is needed"
+                self._row_error(attribute, self._unparsed[attribute])
                 return
+        self._unparsed.pop(attribute, None)
         self._row_error(attribute, self.check_header(attribute, value))
         if value == getattr(self.model, attribute):
             return
@@ -194,16 +220,28 @@ class PayloadEditorScreen(ReadOnlyGuard, ConsoleScreen, Generic[P]):
     @changes_data
     def action_save(self) -> None:
         clear_field_errors(self)
+        if self._unparsed:  # the model still holds the last good value: saving would store that instead
+            for attribute, problem in self._unparsed.items():
+                self._row_error(attribute, problem)
+            self.notify("Correct the fields marked before saving.", title="Not saved", severity="error")
+            return
         integration = attempt(self, "read the integration", self.workspace.integration, self.slug)
         if integration is None:
             return
         payloads = list(self._payloads(integration))
         index = next((i for i, p in enumerate(payloads) if p.id == self.model.id), None)
+        try:
+            copied = copy_of(self.model)
+        except ValidationError as exc:
+            at = len(payloads) if index is None else index
+            reason = "a whole number, or empty" if "`int" in exc.reason else exc.reason
+            self.show_validation(ValidationError(reason, f"{self.KIND}[{at}].{exc.field}"), at)
+            return
         if index is None:
-            payloads.append(copy_of(self.model))
+            payloads.append(copied)
             index = len(payloads) - 1
         else:
-            payloads[index] = copy_of(self.model)
+            payloads[index] = copied
         changed = msgspec.structs.replace(integration, **{self.KIND: payloads})
         try:
             saved = self.workspace.save_integration(changed)
@@ -217,6 +255,7 @@ class PayloadEditorScreen(ReadOnlyGuard, ConsoleScreen, Generic[P]):
         self.original = self._find(saved, self.model.name)
         self._saved_state = self._state()
         self.changed()
+        self.show_breadcrumb()
         self.notify(f"Saved {self.model.name}.", markup=False)
         self.post_message(PayloadSaved(self.slug, self.KIND, self.model.name))
 
@@ -295,3 +334,4 @@ class PayloadEditorScreen(ReadOnlyGuard, ConsoleScreen, Generic[P]):
             latest = attempt(self, "read the integration", self.workspace.integration, self.slug)
             if latest is not None:
                 self.integration = latest
+                self.show_breadcrumb()

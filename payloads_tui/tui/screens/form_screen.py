@@ -3,6 +3,13 @@
 Subclasses compose their `FieldRow`s in `fields()` and turn the values into a result in
 `submit()`, which raises `ValidationError` (naming the field) to keep the form open with
 the message next to the field; any other `PayloadsError` is shown at the foot of the form.
+A valid result goes to `submitted()`, which dismisses with it (a form whose work may still
+fail overrides it, and dismisses once the work is done).
+
+Esc (or the Cancel button) asks before throwing away unsaved changes, as the payload
+editors do: the form remembers what its fields held once it had settled on opening, and
+asks only when a field now holds something else. A form that cannot submit (a read-only
+console's, opened to look at) closes at once.
 """
 
 from __future__ import annotations
@@ -13,10 +20,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Select, Static, Switch
+from textual.widgets import Button, Input, Select, Static, Switch, TextArea
 
 from payloads_tui.domain.errors import PayloadsError, ValidationError
 from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
+from payloads_tui.tui.screens.confirm import ConfirmScreen
 from payloads_tui.tui.widgets.form import FieldRow, clear_field_errors, show_field_error
 
 if TYPE_CHECKING:
@@ -38,6 +46,7 @@ class FormScreen(ModalScreen[T], Generic[T]):
     def __init__(self, *, title: str | None = None) -> None:
         super().__init__(classes="dialog")
         self.title_text = title or self.TITLE_TEXT
+        self._opened_with: dict[str, Any] | None = None
 
     @property
     def workspace(self) -> Workspace:
@@ -65,6 +74,7 @@ class FormScreen(ModalScreen[T], Generic[T]):
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.focus_first_field)
+        self.call_after_refresh(self._remember_opening)
 
     def focus_first_field(self) -> None:
         for row in self.query(FieldRow):
@@ -74,6 +84,32 @@ class FormScreen(ModalScreen[T], Generic[T]):
 
     def submit(self) -> T:
         raise NotImplementedError
+
+    def submitted(self, result: T) -> None:
+        """What a valid submit does with `submit()`'s result: dismiss with it."""
+        self.dismiss(result)
+
+    # --- unsaved changes -----------------------------------------------------------------
+
+    def field_values(self) -> dict[str, Any]:
+        """What every field's control holds now, by the control's id."""
+        values: dict[str, Any] = {}
+        for row in self.query(FieldRow):
+            control = row.control
+            if control.id is not None:
+                values[control.id] = control.text if isinstance(control, TextArea) else getattr(control, "value", None)
+        return values
+
+    def _remember_opening(self) -> None:
+        """Remember what the fields hold once every one is mounted (rows a form adds on mount included)."""
+        if not all(row.control.is_mounted for row in self.query(FieldRow)):
+            self.call_after_refresh(self._remember_opening)
+            return
+        self._opened_with = self.field_values()
+
+    def has_unsaved_changes(self) -> bool:
+        """Whether a field holds something other than what it opened with."""
+        return self._opened_with is not None and self.field_values() != self._opened_with
 
     # --- helpers for subclasses ----------------------------------------------------------
 
@@ -117,10 +153,21 @@ class FormScreen(ModalScreen[T], Generic[T]):
         except PayloadsError as exc:
             self.show_form_error(str(exc))
             return
-        self.dismiss(result)
+        self.submitted(result)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        if not self.may_submit() or not self.has_unsaved_changes():
+            self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmScreen(
+            "Discard the unsaved changes?",
+            detail=f"{self.title_text} — press ctrl+s to {self.SUBMIT_LABEL.lower()} instead.",
+            confirm="Discard"), answered)
 
 
 class SavingForm(ReadOnlyGuard, FormScreen[T]):

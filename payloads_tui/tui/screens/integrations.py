@@ -14,13 +14,13 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from payloads_tui.domain.models import Integration
-from payloads_tui.tui.calls import attempt, workspace_work
+from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.commands import PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, format_ago, jobs_and_failures
 from payloads_tui.tui.messages import BundleImported, ConfigUpdated, JobsChanged
 from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
 from payloads_tui.tui.screens.base import ConsoleScreen
-from payloads_tui.tui.screens.bundle_forms import ExportsBundles, ImportForm, ImportRequest
+from payloads_tui.tui.screens.bundle_forms import ExportsBundles, ImportForm
 from payloads_tui.tui.screens.confirm import ConfirmScreen
 from payloads_tui.tui.screens.integration_form import IntegrationForm
 from payloads_tui.tui.widgets.keyed_table import Col, KeyedTable, Row
@@ -245,17 +245,7 @@ class IntegrationsScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
 
     @changes_data
     def action_import_bundle(self) -> None:
-        self.app.push_screen(ImportForm(), self._import)
-
-    def _import(self, request: ImportRequest | None) -> None:
-        if request is not None:
-            self.import_bundle(request)
-
-    @workspace_work("import the bundle", group="bundle", thread=True)
-    def import_bundle(self, request: ImportRequest) -> None:
-        result = self.workspace.import_(request.path, on_conflict=request.on_conflict,  # type: ignore[arg-type]
-                                        passphrase=request.passphrase)
-        self.post_message(BundleImported(result))
+        self.app.push_screen(ImportForm())  # it imports, then hands us `BundleImported`
 
     def on_bundle_imported(self, message: BundleImported) -> None:
         self.notify(describe_import(message.result), markup=False, timeout=10)

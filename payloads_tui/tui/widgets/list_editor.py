@@ -73,9 +73,9 @@ def from_text(kind: FieldKind, value: Any) -> Any:
         return [part.strip() for part in str(value).split(",") if part.strip()]
     if kind == "value":
         return parse_value(str(value))
-    if kind == "int":
+    if kind == "int":  # not a number: kept as typed, for the field to say so and saving to refuse it
         text = str(value).strip()
-        return int(text) if text.lstrip("-").isdigit() else None
+        return int(text) if text.lstrip("-").isdigit() else text or None
     return value
 
 
@@ -251,7 +251,11 @@ class ListEditor(Vertical):
         for row in self.query(FieldRow):
             field = self._field(row.name or "")
             text = to_text(field.kind, getattr(item, field.name, None))
-            problem = field.check(item, str(text)) if field.check and row.display else None
+            problem = None
+            if field.kind == "int" and text and not str(text).lstrip("-").isdigit():
+                problem = "a whole number, or empty"
+            elif field.check and row.display:
+                problem = field.check(item, str(text))
             row.show_error(problem)
 
     def show_error(self, index: int, field: str, message: str) -> bool:
