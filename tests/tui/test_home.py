@@ -122,3 +122,17 @@ async def test_a_bundle_path_that_cannot_be_written_is_said_in_the_form(app: Pay
         await wait_for(pilot, lambda: "Could not export the bundle" in text_of(form.query_one("#form-error")),
                        what="the error in the form")
         assert app.screen is form and form.query_one("#f-path").value == target, "kept, to correct and retry"
+
+
+def test_variables_keep_commas_inside_values_and_refuse_a_name_given_twice() -> None:
+    import pytest
+
+    from payloads_tui.domain.errors import ValidationError
+    from payloads_tui.tui.screens.integration_form import parse_variables
+
+    assert parse_variables("base_url=http://a.example/?q=1,2, region=eu,") == {
+        "base_url": "http://a.example/?q=1,2", "region": "eu"}
+    with pytest.raises(ValidationError, match="variable 'x' is given twice"):
+        parse_variables("x=1, x=2, base_url=http://a.example")
+    with pytest.raises(ValidationError, match="is not name=value"):
+        parse_variables("=1")

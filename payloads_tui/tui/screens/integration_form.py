@@ -20,14 +20,21 @@ def slug_of(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63]
 
 
+#: A comma that starts the next `name=` (a comma inside a value, as in `q=1,2`, does not).
+_NEXT_VARIABLE = re.compile(r",\s*(?=[A-Za-z_][A-Za-z0-9_.\-]*\s*=)")
+
+
 def parse_variables(text: str) -> dict[str, str]:
-    """`a=1, b=two` → {"a": "1", "b": "two"}."""
+    """`a=1, b=two, url=http://x/?q=1,2` → {"a": "1", "b": "two", "url": "http://x/?q=1,2"}."""
     variables: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    for part in filter(None, (p.strip() for p in _NEXT_VARIABLE.split(text.strip().rstrip(",")))):
         name, sep, value = part.partition("=")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             raise ValidationError(f"{part!r} is not name=value", "variables")
-        variables[name.strip()] = value.strip()
+        if name in variables:
+            raise ValidationError(f"variable {name!r} is given twice; give each variable one value", "variables")
+        variables[name] = value.strip()
     return variables
 
 
