@@ -378,6 +378,9 @@ class Executor:
 
     def _finish(self, work: _Work, status: str, error: str | None = None) -> None:
         job = work.job
+        if job.kind == "outbound" and status in ("Completed", "Failed"):
+            sent = self._records_sent(work)
+            job.records_processed, job.records_failed = (sent, 0) if status == "Completed" else (0, sent)
         job.status = status  # type: ignore[assignment]
         job.error = error
         job.next_attempt_at = None
@@ -386,6 +389,15 @@ class Executor:
         self._work.pop(job.number, None)
         if work.waiter is not None and not work.waiter.done():
             work.waiter.set_result(job)
+
+    def _records_sent(self, work: _Work) -> int:
+        """How many records an outbound job's request was built from."""
+        if work.planned is not None:
+            return len(work.planned.data)
+        try:
+            return len(self._jobs.data_of(work.job))
+        except PayloadsError:  # its data's blob is gone: say nothing rather than fail the finish
+            return work.job.records_processed + work.job.records_failed
 
     async def wait(self, number: str) -> Job:
         """Job `number` once finished, with every job it started (response handlers) finished too."""
@@ -793,6 +805,7 @@ class Executor:
         else:
             job.status = "Failed"
             job.error = f"the request could not be built: {planned.error}"
+            job.records_failed = len(planned.data)
         return job
 
     async def run_outbound(
@@ -945,6 +958,7 @@ class Executor:
                                 content_type=content_type)
         job.response = with_body(self._jobs, response, body, content_type)
         job.status = "Completed"
+        job.records_processed = len(answer.records)
         job.timings["total"] = round(now() - started, 6)
         await self._created([job])
         return body, content_type, job

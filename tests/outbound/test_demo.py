@@ -106,6 +106,7 @@ async def test_create_writes_the_stripe_id_back_through_the_handler(demo: Store,
     assert len(jobs) == 1 and jobs[0].status == "Completed", jobs[0].error
     job = jobs[0]
     assert job.context["record"]["id"] == "acc_initech" and job.data_queried[0]["name"] == "Initech"
+    assert (job.records_processed, job.records_failed) == (1, 0), "the record it sent"
     created = sandbox.state.customers[0]
     assert created["name"] == "Initech" and created["metadata"] == {"local_id": "acc_initech"}
     assert job.request.content_type == "application/x-www-form-urlencoded"
@@ -126,6 +127,7 @@ async def test_retry_rebuilds_and_replay_resends_with_links(demo: Store, sandbox
     sandbox.fail_next(500, count=2)
     [failed] = await executor.run_outbound(DEMO_SLUG, CUSTOMER_CREATE, wait=True)
     assert failed.status == "Failed" and failed.error.endswith("after 2 attempts")
+    assert (failed.records_processed, failed.records_failed) == (0, 1)
     assert failed.links.children == []
 
     # The account changed meanwhile: a retry rebuilds from the current record.

@@ -182,7 +182,7 @@ async def test_a_large_api_answer_keeps_its_data_queried_in_a_blob(
     assert job is not None and job.data_queried == [] and job.data_blob
     data = workspace.job_data(job)
     assert {"Bulk 000", "Bulk 199", "Acme Corp"} <= {row["name"] for row in data}
-    assert len(data) == len(answer.json()["accounts"])
+    assert len(data) == len(answer.json()["accounts"]) == job.records_processed
 
 
 async def test_hmac_api_added_while_running(workspace: Workspace, client: httpx.AsyncClient) -> None:
