@@ -1,16 +1,24 @@
-"""Refused requests as an operator reads them: the first at once, then a digest.
+"""Refused requests as an operator reads them: the first at once, then a digest; and a record.
 
 A sender with a wrong secret retries fast, and a line (or a console notification) per
 refusal would bury everything else. `RefusalDigest` lets one through per `interval`
 and counts the rest; the caller asks `flush()` an `interval` after one was held back,
 so the count of the last burst is shown too instead of being lost.
+
+Notifications go away; `RecentRefusals` keeps the newest refusals of the running
+service (in memory, `KEPT` of them), so an operator who looked away can still see that
+a partner's webhooks are being refused, and why.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import msgspec
 
 from payloads_tui.engine.events import AuthRejected
 
@@ -77,3 +85,41 @@ class RefusalDigest:
 
     def _forget_held(self, shown_at: float) -> None:
         self._last_shown, self._held, self._last_held, self._held_for = shown_at, 0, None, set()
+
+
+#: Refusals a running service remembers.
+KEPT = 500
+
+
+class Refusal(msgspec.Struct, frozen=True):
+    """One refused request or recipient, as `RecentRefusals` keeps it."""
+
+    at: float
+    integration: str
+    where: str
+    reason: str
+    peer: str = ""
+
+
+class RecentRefusals:
+    """The newest refusals (an event bus subscriber; any thread)."""
+
+    def __init__(self, kept: int = KEPT, clock: Callable[[], float] = time.time) -> None:
+        self._kept: deque[Refusal] = deque(maxlen=kept)
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def offer(self, event: object) -> None:
+        if isinstance(event, AuthRejected):
+            refusal = Refusal(self._clock(), event.integration, event.where, event.reason, event.peer)
+            with self._lock:
+                self._kept.append(refusal)
+
+    def newest(self, *, integration: str | None = None, since: float | None = None,
+               limit: int | None = None) -> list[Refusal]:
+        """Newest first; of `integration` only (None: every one), at or after `since`."""
+        with self._lock:
+            kept = list(self._kept)
+        found = [r for r in reversed(kept) if (integration is None or r.integration == integration)
+                 and (since is None or r.at >= since)]
+        return found if limit is None else found[:limit]

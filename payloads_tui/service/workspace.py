@@ -26,6 +26,7 @@ from payloads_tui.domain.signatures import generate_token, hash_token, hmac_sign
 from payloads_tui.engine.events import ConfigChanged, EventBus
 from payloads_tui.engine.inbound import InboundOutcome, InboundProcessor
 from payloads_tui.engine.requestbuild import record_filter
+from payloads_tui.service.refusals import Refusal, RecentRefusals
 from payloads_tui.settings import Settings
 from payloads_tui.store.bundles import ImportResult, export_bundle, import_bundle, read_bundle, write_bundle
 from payloads_tui.store.config import ConfigStore
@@ -60,6 +61,8 @@ class Workspace:
         self.home = Path(settings.home)
         self.read_only = read_only
         self.events = EventBus()
+        self.refusals = RecentRefusals()
+        self.events.subscribe(self.refusals.offer)
         self._lock: DataDirLock | None = None
         if read_only and not self.home.is_dir():
             raise NotFoundError(f"no data directory at {self.home}; run 'payloads demo' or set PAYLOADS_HOME")
@@ -313,6 +316,11 @@ class Workspace:
         """The full logged body of a job's request or response (from a blob if large)."""
         exchange = job.request if which == "request" else job.response
         return None if exchange is None else self.jobs.body_of(exchange)
+
+    def recent_refusals(self, *, integration: str | None = None, since: float | None = None,
+                        limit: int | None = 200) -> list[Refusal]:
+        """Requests and recipients the running service refused, newest first (kept in memory while it runs)."""
+        return self.refusals.newest(integration=integration, since=since, limit=limit)
 
     def job_data(self, job: Job) -> list[dict[str, Any]]:
         """The records a job's request was built from (from a blob if large)."""

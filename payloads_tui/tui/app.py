@@ -37,12 +37,21 @@ from payloads_tui.tui.bridge import AuthRefused, ConfigEventArrived, EventBridge
 from payloads_tui.tui.calls import as_payloads_error
 from payloads_tui.tui.commands import ConsoleCommands, PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, Clock
-from payloads_tui.tui.messages import CallFailed, ConfigUpdated, EmailSent, JobsChanged, JobsStarted, ServiceUpdated
+from payloads_tui.tui.messages import (
+    CallFailed,
+    ConfigUpdated,
+    EmailSent,
+    JobsChanged,
+    JobsStarted,
+    RequestRefused,
+    ServiceUpdated,
+)
 from payloads_tui.tui.readonly import refuses_action
 from payloads_tui.tui.screens.editor_base import ALT_DIGIT_KEYS
 from payloads_tui.tui.screens.integration import IntegrationScreen
 from payloads_tui.tui.screens.integrations import IntegrationsScreen
 from payloads_tui.tui.screens.keys import KeysScreen
+from payloads_tui.tui.screens.refusals import RefusalsScreen
 
 if TYPE_CHECKING:
     from payloads_tui.service.service import Service
@@ -367,6 +376,8 @@ class PayloadsApp(App[None]):
         self._broadcast(lambda: ServiceUpdated(status, message.event.error))
 
     def on_auth_refused(self, message: AuthRefused) -> None:
+        integration = message.event.integration
+        self._broadcast(lambda: RequestRefused(integration))
         notice = self._refusals.offer(message.event)
         if notice is not None:
             self._notify_refusal(notice)
@@ -432,6 +443,8 @@ class PayloadsApp(App[None]):
         commands += [
             PaletteCommand("Switch theme", "Pick another colour theme", self.action_change_theme),
             PaletteCommand("Keys", "Every key that works here", self.action_keys),
+            PaletteCommand("Refused requests", "What the service refused lately, for every integration",
+                           lambda: self.push_screen(RefusalsScreen())),
             PaletteCommand("Home", "The list of integrations", self.action_home),
         ]
         return commands

@@ -84,3 +84,11 @@ class EmailSent(Message):
         super().__init__()
         self.to = to
         self.reply = reply
+
+
+class RequestRefused(Message):
+    """The service refused a request or recipient for `integration` ('' when no integration was named)."""
+
+    def __init__(self, integration: str) -> None:
+        super().__init__()
+        self.integration = integration

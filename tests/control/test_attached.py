@@ -192,6 +192,10 @@ def test_attached_workspace_sees_jobs_live(served: Served) -> None:
     assert [j.number for j in remote.newest_jobs("inbound", limit=1)] == [number]
     outcome = remote.try_inbound("stripe", CUSTOMER_WEBHOOK, body, content_type="application/json")
     assert outcome.status == "Completed" and outcome.results[0].operation == "update"
+    refused = httpx.get(f"{served.http_url}/api/stripe/accounts", headers={"X-Api-Key": "wrong"})
+    assert refused.status_code == 401
+    [kept] = remote.recent_refusals(integration="stripe")
+    assert kept.reason == f"401, {refused.json()['error']}" and kept.where == "GET /api/stripe/accounts"
     accounts = httpx.get(f"{served.http_url}/api/stripe/accounts", headers={"X-Api-Key": DEMO_API_TOKEN})
     assert accounts.status_code == 200, accounts.text
     data = remote.job_data(remote.job(accounts.headers["x-payloads-job"]))

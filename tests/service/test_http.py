@@ -129,7 +129,7 @@ async def test_stale_and_future_stripe_timestamps_are_refused(
     assert DEMO_WEBHOOK_SECRET not in repr(rejected)
 
 
-async def test_token_auth_on_the_get_api(client: httpx.AsyncClient, events: list) -> None:
+async def test_token_auth_on_the_get_api(client: httpx.AsyncClient, events: list, service: Service) -> None:
     bearer = await client.get("/api/stripe/accounts", headers={"Authorization": f"Bearer {DEMO_API_TOKEN}"})
     assert bearer.status_code == 200, bearer.text
     assert bearer.headers["content-type"].startswith("application/json")
@@ -155,6 +155,9 @@ async def test_token_auth_on_the_get_api(client: httpx.AsyncClient, events: list
         f"401, {answer.json()['error']}" for answer in (wrong, missing, basic, bare, odd)
     ]
     assert not any(DEMO_API_TOKEN in str(e.reason) for e in events if isinstance(e, AuthRejected))
+    kept = service.workspace.recent_refusals(integration="stripe")
+    assert [r.reason for r in kept] == [f"401, {answer.json()['error']}" for answer in (odd, bare, basic, missing, wrong)]
+    assert kept[0].where == "GET /api/stripe/accounts" and kept[0].peer.startswith("127.0.0.1:")
 
 
 async def test_head_on_a_get_api_answers_its_content_type_without_a_job(

@@ -237,6 +237,30 @@ async def test_an_answer_code_shows_once(app: PayloadsApp, workspace: Workspace,
         assert [c for c in cells if "500" in c or "Internal" in c] == row
 
 
+async def test_refused_requests_are_counted_and_listed_after_their_notifications_went(
+    live_app: PayloadsApp, workspace: Workspace
+) -> None:
+    from payloads_tui.tui.screens.refusals import RefusalsScreen
+
+    app = live_app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: workspace.service_status().get("running"), what="the service")
+        screen = await open_jobs_tab(app, pilot)
+        body, _ = signed_webhook("cus_refused", "Refused")
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(workspace.api_url("stripe", "customers"), content=body,
+                                       headers={"Content-Type": "application/json", "Stripe-Signature": "t=1,v1=00"})
+        assert answer.status_code == 401
+        await wait_for(pilot, lambda: "1 refused (!)" in text_of(screen.query_one("#highlights-figures")),
+                       what="the count in the highlights")
+        await pilot.press("exclamation_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, RefusalsScreen))
+        row = app.screen.query_one("#refusals-table").row_values("0")
+        assert row["where"] == "POST /api/stripe/customers" and str(row["reason"]).startswith("401, ")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+
+
 def test_fixed_clock_is_in_the_past() -> None:
     assert FIXED_NOW < time.time()
 

@@ -21,13 +21,14 @@ from payloads_tui.domain.models import Integration, Job
 from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.commands import PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, jobs_and_failures, start_of_day
-from payloads_tui.tui.messages import CallFailed, ConfigUpdated, JobsChanged, ServiceUpdated
+from payloads_tui.tui.messages import CallFailed, ConfigUpdated, JobsChanged, RequestRefused, ServiceUpdated
 from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
 from payloads_tui.tui.screens.base import ConsoleScreen
 from payloads_tui.tui.screens.bundle_forms import ExportsBundles
 from payloads_tui.tui.screens.confirm import ConfirmScreen
 from payloads_tui.tui.screens.integration_actions import ItemActions
 from payloads_tui.tui.screens.integration_form import IntegrationForm
+from payloads_tui.tui.screens.refusals import RefusalsScreen
 from payloads_tui.tui.widgets.credentials_pane import CredentialsPane
 from payloads_tui.tui.widgets.endpoints_pane import EndpointsPane
 from payloads_tui.tui.widgets.highlights import Highlights, JobFigures
@@ -55,6 +56,7 @@ class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
         Binding("E", "edit_integration", "Edit integration", show=False),
         Binding("x", "export", "Export", show=False),
         Binding("D", "delete_integration", "Delete integration", show=False),
+        Binding("exclamation_mark", "refusals", "Refused requests", key_display="!", show=False),
     ]
 
     def __init__(self, slug: str, *, tab: str = "payloads") -> None:
@@ -126,7 +128,8 @@ class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
         counts = self.workspace.job_counts(integration=self.slug, since=start_of_day(self.now()))
         total, failures = jobs_and_failures(counts)
         newest = self.workspace.newest_jobs(integration=self.slug, limit=1)
-        return JobFigures(total, failures, newest[0] if newest else None)
+        refused = self.workspace.recent_refusals(integration=self.slug, since=start_of_day(self.now()), limit=None)
+        return JobFigures(total, failures, newest[0] if newest else None, len(refused))
 
     def show_figures(self) -> None:
         if self.integration is None:
@@ -136,7 +139,7 @@ class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
         known = self._figures.last_job if self._figures is not None else None
         read = fresh.last_job
         if known is not None and read is not None and known.number == read.number and known.modified > read.modified:
-            fresh = JobFigures(fresh.jobs_today, fresh.failures_today, known)  # an event newer than what was read
+            fresh = JobFigures(fresh.jobs_today, fresh.failures_today, known, fresh.refused_today)  # newer than read
         self._figures = fresh
         self.query_one(Highlights).show(self.integration, self._figures, self.now())
         self.show_service_line()
@@ -163,7 +166,8 @@ class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
         newer = next((job for job in reversed(mine) if last is not None and job.number == last.number), None)
         if newer is not None and self._figures is not None and self.integration is not None:
             # the newest job's own news, at once: the query below may still read its previous version
-            self._figures = JobFigures(self._figures.jobs_today, self._figures.failures_today, newer)
+            self._figures = JobFigures(self._figures.jobs_today, self._figures.failures_today, newer,
+                                       self._figures.refused_today)
             self.query_one(Highlights).show(self.integration, self._figures, self.now())
         if self._figures_timer is None:
             delay = max(0.0, self._figures_due - time.monotonic())
@@ -172,6 +176,14 @@ class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
     def _refresh_figures(self) -> None:
         self._figures_timer = None
         self.show_figures()
+
+    def on_request_refused(self, message: RequestRefused) -> None:
+        if message.integration == self.slug and self._figures_timer is None:
+            delay = max(0.0, self._figures_due - time.monotonic())
+            self._figures_timer = self.set_timer(max(delay, MIN_DELAY), self._refresh_figures)
+
+    def action_refusals(self) -> None:
+        self.app.push_screen(RefusalsScreen(self.slug))
 
     def on_config_updated(self, message: ConfigUpdated) -> None:
         if message.integration in (self.slug, None):
@@ -299,6 +311,8 @@ class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
         commands += [
             PaletteCommand("Toggle the failures filter", "Jobs tab: failures only, or everything",
                            self._toggle_failures),
+            PaletteCommand(f"Refused requests of {integration.name}", "What the service refused lately (!)",
+                           self.action_refusals),
             PaletteCommand("Send a test email", "Compose an email to one of the Email Services",
                            request("send_test", "email"), changes=True),
             PaletteCommand(f"Export {integration.name}", "Write its bundle to a file", self.action_export),

@@ -23,6 +23,7 @@ class JobFigures:
     jobs_today: int = 0
     failures_today: int = 0
     last_job: Job | None = None
+    refused_today: int = 0
 
 
 def service_jobs(status: dict[str, Any]) -> tuple[int, int, int]:
@@ -58,6 +59,9 @@ class Highlights(Vertical):
             _figure(noun(figures.failures_today, "failure") + " today", str(figures.failures_today),
                     "bold red" if figures.failures_today else "bold"),
         ])
+        if figures.refused_today:  # requests that got no job: seen here after their notifications went
+            line.append(" · ", style="dim")
+            line.append_text(_figure("refused (!)", str(figures.refused_today), "bold yellow"))
         if figures.last_job is not None:
             job = figures.last_job
             line.append(" · last ", style="dim")
