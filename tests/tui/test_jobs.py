@@ -279,7 +279,7 @@ async def test_refused_requests_are_notified_once_then_counted(workspace: Worksp
         refusals = lambda: [n for n in notices.seen if n.title == "stripe: refused"]  # noqa: E731
         await wait_for(pilot, lambda: len(refusals()) == 1, what="the first refusal notified")
         assert refusals()[0].message.startswith("POST /api/stripe/customers from 127.0.0.1:")
-        assert refusals()[0].message.endswith(": missing Stripe-Signature header")
+        assert refusals()[0].message.endswith(": 401, missing Stripe-Signature header")
         await wait_for(pilot, lambda: len(refusals()) == 2, timeout=5, what="the rest counted")
         assert refusals()[1].message.startswith("2 more refusals; the last: POST /api/stripe/customers")
 
