@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from textual import events
 from textual.command import CommandPalette
@@ -59,16 +61,21 @@ async def test_send_a_test_email_from_the_compose_form_and_see_its_job(live_app:
         assert any(t.get("subject") == "Invoice 42 overdue" for t in tasks)
 
 
+async def open_run_dialog(app: PayloadsApp, pilot: object, payload: str) -> tuple[IntegrationScreen, Any]:
+    """The Payloads tab, `r` on outbound `payload`: (the integration screen, the dialog's record list)."""
+    screen = await open_tab(app, pilot, "1")
+    await pilot.press("tab")  # type: ignore[attr-defined]
+    screen.query_one("#outbound-table", KeyedTable).select_key(payload)
+    await pilot.press("r")  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, RunOutboundScreen))
+    return screen, app.screen.query_one("#run-records")
+
+
 async def test_r_runs_an_outbound_payload_on_chosen_records(live_app: PayloadsApp, workspace: Workspace) -> None:
     app = live_app
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: workspace.service_status().get("running"), what="the service")
-        screen = await open_tab(app, pilot, "1")
-        await pilot.press("tab")
-        screen.query_one("#outbound-table", KeyedTable).select_key("Customer: Create")
-        await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunOutboundScreen))
-        records = app.screen.query_one("#run-records")
+        screen, records = await open_run_dialog(app, pilot, "Customer: Create")
         # only the Accounts its source selects (no stripe_id yet): Initech
         await wait_for(pilot, lambda: records.option_count == 1, what="the Account records")
         await pilot.press("space")
@@ -89,12 +96,7 @@ async def test_the_run_dialog_lists_a_matching_record_older_than_the_newest_200(
     workspace.records.apply([RecordWrite("insert", "Account", {"name": f"Synced {i}", "stripe_id": f"cus_{i}"})
                              for i in range(250)])  # newer than the demo's accounts, none selected by !stripe_id
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_tab(app, pilot, "1")
-        await pilot.press("tab")
-        screen.query_one("#outbound-table", KeyedTable).select_key("Customer: Create")
-        await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunOutboundScreen))
-        records = app.screen.query_one("#run-records")
+        screen, records = await open_run_dialog(app, pilot, "Customer: Create")
         await wait_for(pilot, lambda: records.option_count == 1, what="Initech, the one Account without a stripe_id")
         assert records.get_option_at_index(0).value == "acc_initech"
         workspace.records.update("Account", "acc_initech", {"stripe_id": "cus_initech"})
