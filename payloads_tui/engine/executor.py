@@ -799,6 +799,7 @@ class Executor:
         self._jobs.keep_data(job, planned.data)
         credential = integration.credential(payload.credential or "")
         headers_secret, query_secret = secret_names(credential)
+        job.note = planned.note
         if planned.error is None:
             url = str(request_target(planned))
             job.request = planned_exchange(self._jobs, planned, url, headers_secret, query_secret)

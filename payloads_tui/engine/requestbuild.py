@@ -83,6 +83,7 @@ class PlannedRequest:
     data: list[dict[str, Any]] = field(default_factory=list)
     record: dict[str, Any] | None = None  # the source record of a per-record request
     error: str | None = None  # why it could not be built (only with `keep_failures`)
+    note: str | None = None  # something the job should say (see `empty_record_elements`)
 
 
 # --- sources ---------------------------------------------------------------------------
@@ -261,6 +262,32 @@ def _context(
     return context
 
 
+def empty_record_elements(payload: OutboundPayload, scope: Any, build: _Build, rows: Sequence[SourceRows]) -> str | None:
+    """A note naming the record elements of a one-request payload that gave no value, and why that is likely.
+
+    Without "per record", an element reads the run's context (each source by name), not one
+    record: `name` reads nothing where `accounts[0].name` was meant, and the element is left out.
+    """
+    if not rows or not any(r.records for r in rows):
+        return None
+    empty = [e.path for e in payload.elements if not e.each and e.source == "record" and e.expression.strip()
+             and _quiet_value(e, scope, build) is None]
+    if not empty:
+        return None
+    names = ", ".join(repr(path) for path in empty)
+    first = rows[0].source.name
+    return (f"element{'s' if len(empty) > 1 else ''} {names} gave no value and {'were' if len(empty) > 1 else 'was'} "
+            f"left out: this payload sends one request for all its records (per record is off), so an element "
+            f"reads the sources by name, e.g. {first}[0].name, or is an array of {first}")
+
+
+def _quiet_value(element: Element, scope: Any, build: _Build) -> Any:
+    try:
+        return _value(element, scope, build)
+    except PayloadsError:
+        return None
+
+
 def _one_request(
     build: _Build, scope: Any, record: dict[str, Any] | None, data: list[dict[str, Any]]
 ) -> PlannedRequest:
@@ -355,7 +382,9 @@ def build_requests(
     build = _Build(integration, payload, by_name, ctx, now_iso)
     data = [r for rows_of in rows for r in rows_of.records]
     try:
-        return [_one_request(build, ctx, record, data)]
+        planned = _one_request(build, ctx, record, data)
+        planned.note = empty_record_elements(payload, ctx, build, rows)
+        return [planned]
     except PayloadsError as exc:
         if not keep_failures:
             raise

@@ -183,6 +183,18 @@ async def test_a_large_data_queried_goes_to_a_blob_and_a_replay_sends_the_same(s
     assert server.seen[0].body == server.seen[1].body
 
 
+async def test_a_one_request_job_notes_the_elements_that_read_nothing(store: Store, serve) -> None:
+    server = await serve(lambda seen: Reply(200, {"ok": True}))
+    many_records(store, 3)
+    setup(store, server.url, sources=[Source(name="items", object="Item")],
+          elements=[Element(path="n", expression="n"), Element(path="all", expression="items[].n")])
+    executor = await store.started()
+    [job] = await executor.run_outbound("api", "Send", wait=True)
+    assert job.status == "Completed" and server.seen[0].json == {"all": [0, 1, 2]}
+    assert job.note is not None and job.note.startswith("element 'n' gave no value and was left out")
+    assert store.jobs.get(job.number).note == job.note
+
+
 async def test_jobs_left_unfinished_by_a_crash_are_finished_at_the_next_start(store: Store, serve) -> None:
     server = await serve(lambda seen: Reply(200, {"ok": True}))
     setup(store, server.url)

@@ -157,6 +157,27 @@ def test_one_request_mode_builds_arrays_over_sources(records: RecordStore) -> No
     assert content_type == "application/json" and json.loads(body)["count"] == 3
 
 
+def test_one_request_says_which_record_elements_read_nothing(records: RecordStore) -> None:
+    payload = OutboundPayload(
+        name="Batch", method="POST", endpoint="{base_url}/batch", sources=[orders_source(sort="number")],
+        elements=[Element(path="count", expression="length(orders)"), Element(path="number", expression="number"),
+                  Element(path="first", expression="orders[0].number")],
+    )
+    [planned] = build_requests(integration(payload), payload, query_sources(payload, records), now_iso=NOW)
+    assert json.loads(planned.body) == {"count": 3, "first": "ORD-1"}
+    assert planned.note == ("element 'number' gave no value and was left out: this payload sends one request for "
+                            "all its records (per record is off), so an element reads the sources by name, e.g. "
+                            "orders[0].name, or is an array of orders")
+    payload.elements.pop(1)
+    [planned] = build_requests(integration(payload), payload, query_sources(payload, records), now_iso=NOW)
+    assert planned.note is None
+    per_record = OutboundPayload(name="Each", method="POST", endpoint="{base_url}/o", request_per_record=True,
+                                 sources=[orders_source()], elements=[Element(path="number", expression="number"),
+                                                                       Element(path="gone", expression="missing")])
+    planned_each = build_requests(integration(per_record), per_record, query_sources(per_record, records), now_iso=NOW)
+    assert all(p.note is None for p in planned_each), "per record, a missing optional field is normal"
+
+
 def test_a_bad_element_names_itself_and_can_be_kept_per_record(records: RecordStore) -> None:
     payload = OutboundPayload(
         name="Bad", method="POST", endpoint="{base_url}/x/{record.number}", request_per_record=True,
