@@ -308,6 +308,7 @@ def _job_row(job: Any) -> dict[str, Any]:
         "records_failed": job.records_failed,
         "response_code": response.code if response else None,
         "response_message": response.message if response else None,
+        "note": job.note,
         "created": iso_time(job.created),
         "modified": iso_time(job.modified),
     }

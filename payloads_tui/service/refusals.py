@@ -102,18 +102,31 @@ class Refusal(msgspec.Struct, frozen=True):
 
 
 class RecentRefusals:
-    """The newest refusals (an event bus subscriber; any thread)."""
+    """The newest refusals, and how many came in each of the last two days' hours (an event bus
+    subscriber; any thread). The counts go beyond the refusals kept, so a burst is counted whole."""
 
     def __init__(self, kept: int = KEPT, clock: Callable[[], float] = time.time) -> None:
         self._kept: deque[Refusal] = deque(maxlen=kept)
+        self._hourly: dict[tuple[str, int], int] = {}  # (integration, hour since the epoch) → refusals
         self._lock = threading.Lock()
         self._clock = clock
 
     def offer(self, event: object) -> None:
         if isinstance(event, AuthRejected):
             refusal = Refusal(self._clock(), event.integration, event.where, event.reason, event.peer)
+            hour = int(refusal.at // 3600)
             with self._lock:
                 self._kept.append(refusal)
+                key = (event.integration, hour)
+                if key not in self._hourly:
+                    self._hourly = {k: n for k, n in self._hourly.items() if k[1] > hour - 48}
+                self._hourly[key] = self._hourly.get(key, 0) + 1
+
+    def count(self, *, integration: str, since: float) -> int:
+        """Refusals for `integration` in the hours from the one holding `since` on (at most two days back)."""
+        first = int(since // 3600)
+        with self._lock:
+            return sum(n for (name, hour), n in self._hourly.items() if name == integration and hour >= first)
 
     def newest(self, *, integration: str | None = None, since: float | None = None,
                limit: int | None = None) -> list[Refusal]:

@@ -322,6 +322,10 @@ class Workspace:
         """Requests and recipients the running service refused, newest first (kept in memory while it runs)."""
         return self.refusals.newest(integration=integration, since=since, limit=limit)
 
+    def refusal_count(self, integration: str, since: float) -> int:
+        """How many requests for `integration` the running service refused since `since` (to the hour)."""
+        return self.refusals.count(integration=integration, since=since)
+
     def job_data(self, job: Job) -> list[dict[str, Any]]:
         """The records a job's request was built from (from a blob if large)."""
         return self.jobs.data_of(job)

@@ -45,6 +45,7 @@ from payloads_tui.tui.messages import (
     JobsStarted,
     RequestRefused,
     ServiceUpdated,
+    WorkspaceSwitched,
 )
 from payloads_tui.tui.readonly import refuses_action
 from payloads_tui.tui.screens.editor_base import ALT_DIGIT_KEYS
@@ -61,6 +62,8 @@ if TYPE_CHECKING:
 FAILURES_NOTIFIED_SINGLY = 3
 #: Seconds between checks, in a console that does not run the service, of the service that does.
 WATCH_INTERVAL = 2.0
+#: Seconds after attaching again at which every screen reads once more.
+REREAD_AFTER_ATTACH = 1.5
 #: What the highlights show of a service that is not answering.
 NO_SERVICE: dict[str, Any] = {"running": False, "started_at": None, "http": None, "smtp": None, "sandbox": None,
                               "jobs": {"queued": 0, "running": 0, "retrying": 0}}
@@ -267,9 +270,13 @@ class PayloadsApp(App[None]):
             return
         self.service_gone = False
         self.attached_pid = message.remote.pid or 0
-        self._use(message.remote)
         self._follow(message.remote)
+        self._use(message.remote)
         old.close()
+        # Jobs that arrive while the event stream connects are in neither the reload nor the stream:
+        # read once more when it surely is connected.
+        self.set_timer(REREAD_AFTER_ATTACH, lambda: self._broadcast(WorkspaceSwitched))
+        self.clear_notifications()  # "the service stopped" no longer holds
         self.notify(f"Attached to the service (pid {self.attached_pid}).", title="Service", markup=False)
 
     def on_service_seen(self, message: ServiceSeen) -> None:
@@ -281,7 +288,7 @@ class PayloadsApp(App[None]):
         self.bridge.detach()
         self.workspace = workspace
         self.bridge.attach(workspace.events.subscribe)
-        self._broadcast(lambda: ConfigUpdated(None, "update"))
+        self._broadcast(WorkspaceSwitched)
         self._broadcast(lambda: ServiceUpdated(self.service_status()))
 
     def service_status(self) -> dict[str, Any]:

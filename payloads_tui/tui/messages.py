@@ -92,3 +92,8 @@ class RequestRefused(Message):
     def __init__(self, integration: str) -> None:
         super().__init__()
         self.integration = integration
+
+
+class WorkspaceSwitched(Message):
+    """The console now reads and changes things through another workspace (its attached service stopped, or
+    one started): every screen shows it afresh, and its keys follow (a read-only console's are fewer)."""

@@ -36,7 +36,7 @@ def read_only_reason(app: object) -> str | None:
         return None
     pid = getattr(app, "attached_pid", None)
     if pid is None:
-        return "opened with --no-service; start `payloads` without it to edit"
+        return "opened with --no-service; start `payloads` without it to change things"
     holder = f"the service in pid {pid}" if pid else "a running service"
     if getattr(app, "service_gone", False):
         return (f"read-only: {holder} stopped; the console attaches again when a service starts on this "

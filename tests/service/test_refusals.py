@@ -60,3 +60,21 @@ def test_a_count_over_several_integrations_names_none_but_the_last() -> None:
     digest.offer(refusal("bad signature", integration="shop"))
     assert digest.flush() == RefusalNotice(
         "", "3 more refusals; the last: shop: POST /api/stripe/customers from 127.0.0.1:5312: bad signature")
+
+
+def test_recent_refusals_keep_the_newest_and_count_them_all() -> None:
+    from payloads_tui.service.refusals import RecentRefusals
+
+    now = [1_800_000_000.0]
+    kept = RecentRefusals(kept=3, clock=lambda: now[0])
+    for i in range(5):
+        kept.offer(refusal(f"401, bad {i}"))
+        now[0] += 60
+    kept.offer(refusal("401, other", integration="shop"))
+    kept.offer(object())  # not a refusal: ignored
+    assert [r.reason for r in kept.newest(integration="stripe")] == ["401, bad 4", "401, bad 3"]
+    assert kept.count(integration="stripe", since=now[0] - 3600) == 5, "counted beyond the 3 kept"
+    assert kept.count(integration="shop", since=now[0]) == 1
+    now[0] += 3 * 86400  # two days later, the old hours are dropped when a new one starts
+    kept.offer(refusal("401, later"))
+    assert kept.count(integration="stripe", since=0) == 1

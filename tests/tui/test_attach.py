@@ -21,7 +21,8 @@ from payloads_tui.service.workspace import Workspace
 from payloads_tui.settings import Settings, load_settings
 from payloads_tui.tui.app import make_app
 from payloads_tui.tui.screens.integration import IntegrationScreen
-from tests.tui.conftest import FIXED_NOW, Notices, wait_for
+from payloads_tui.store.demo import CUSTOMER_WEBHOOK
+from tests.tui.conftest import FIXED_NOW, Notices, text_of, wait_for
 
 
 class ServiceThread:
@@ -95,12 +96,20 @@ async def test_an_attached_console_reads_on_when_its_service_stops_and_attaches_
         await pilot.press("2", "R")
         await wait_for(pilot, lambda: len(notices.seen) > before)
         assert "stopped; the console attaches again" in notices.seen[-1].message
+        title = app.screen.query_one("#inbound-jobs-title")
+        assert "○ as when opened" in text_of(title)
 
+        with Workspace(settings) as meanwhile:  # a job that arrives while no service answers the console
+            job = meanwhile.jobs.create("inbound", "stripe", CUSTOMER_WEBHOOK, "External API", status="Completed")
+            meanwhile.jobs.save(job)
         services.append(ServiceThread(settings).start())
         await wait_for(pilot, lambda: isinstance(app.workspace, RemoteWorkspace), timeout=10,
                        what="the console attaching to the new service")
         assert not app.service_gone and app.service_line()[0].startswith("attached to a service")
         assert [i.slug for i in app.workspace.integrations()] == ["stripe"]
+        table = app.screen.query_one("#inbound-jobs")
+        await wait_for(pilot, lambda: job.number in table.numbers, what="the job that arrived meanwhile")
+        assert "● live" in text_of(title)
 
 
 async def test_a_no_service_console_says_which_service_runs_its_directory(

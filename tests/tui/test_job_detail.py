@@ -56,6 +56,19 @@ async def test_a_large_data_queried_is_read_from_its_blob(app: PayloadsApp, jobs
         screen = await open_job(app, pilot, job.number)
         await wait_for(pilot, lambda: "Account 299" in text_of(screen.query_one("#job-data")), what="the data queried")
         assert screen.query_one("#job-data-title").display
+        assert text_of(screen.query_one("#job-data")).startswith("300 records")
+
+
+async def test_data_queried_beyond_what_is_shown_says_so(app: PayloadsApp, jobs: dict) -> None:
+    many = [{"id": f"acc_{i}", "note": "x" * 400} for i in range(400)]  # ~190 KB of JSON: more than is shown
+    big = app.workspace.jobs.create("outbound", "stripe", "Accounts", "External API", status="Completed")
+    app.workspace.jobs.keep_data(big, many)
+    app.workspace.jobs.save(big)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_job(app, pilot, big.number)
+        await wait_for(pilot, lambda: "more characters not shown" in text_of(screen.query_one("#job-data")),
+                       what="the notice that the data was cut")
+        assert f"payloads jobs show {big.number} --json" in text_of(screen.query_one("#job-data"))
 
 
 def test_took_is_the_run_itself_and_shown_once_finished() -> None:

@@ -40,7 +40,7 @@ from tests.tui.conftest import (
     wait_for,
 )
 
-NO_SERVICE = "opened with --no-service; start `payloads` without it to edit"
+NO_SERVICE = "opened with --no-service; start `payloads` without it to change things"
 
 #: Keys that change things, by where they are bound; none may show or act in a read-only console.
 CHANGING_KEYS = {

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from textual.binding import Binding
 from textual.screen import Screen
 
-from payloads_tui.tui.messages import ServiceUpdated
+from payloads_tui.tui.messages import ServiceUpdated, WorkspaceSwitched
 from payloads_tui.tui.widgets.topbar import TopBar
 
 if TYPE_CHECKING:
@@ -42,6 +42,10 @@ class ConsoleScreen(Screen[Any]):
 
     def on_service_updated(self, _message: ServiceUpdated) -> None:
         self.show_service_line()
+
+    def on_workspace_switched(self, _message: WorkspaceSwitched) -> None:
+        self.show_service_line()
+        self.refresh_bindings()
 
     #: Whether the top bar names the service's addresses (only where nothing else does).
     SERVICE_ADDRESSES = False

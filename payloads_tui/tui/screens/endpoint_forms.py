@@ -60,7 +60,8 @@ class ApiForm(SavingForm[ApiSaved]):
                        name="auth")
         yield FieldRow("Signing secret", Input("", id="f-secret", password=True, compact=True,
                                                placeholder="•••• unchanged" if api and api.secret else "whsec_…"),
-                       name="secret", hint="kept encrypted; leave empty to keep the current one")
+                       name="secret", hint="kept encrypted; leave empty to keep the current one" if api and api.secret
+                       else "kept encrypted; the sender signs with the same secret")
         yield FieldRow("HMAC header", Input(api.hmac_header if api else "X-Signature", id="f-hmac-header",
                                             compact=True), name="hmac_header")
         yield FieldRow("New token", Switch(value=api is None or not api.token_hash, id="f-new-token"),

@@ -21,7 +21,14 @@ from payloads_tui.domain.models import Integration, Job
 from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.commands import PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, jobs_and_failures, start_of_day
-from payloads_tui.tui.messages import CallFailed, ConfigUpdated, JobsChanged, RequestRefused, ServiceUpdated
+from payloads_tui.tui.messages import (
+    CallFailed,
+    ConfigUpdated,
+    JobsChanged,
+    RequestRefused,
+    ServiceUpdated,
+    WorkspaceSwitched,
+)
 from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
 from payloads_tui.tui.screens.base import ConsoleScreen
 from payloads_tui.tui.screens.bundle_forms import ExportsBundles
@@ -128,8 +135,8 @@ class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
         counts = self.workspace.job_counts(integration=self.slug, since=start_of_day(self.now()))
         total, failures = jobs_and_failures(counts)
         newest = self.workspace.newest_jobs(integration=self.slug, limit=1)
-        refused = self.workspace.recent_refusals(integration=self.slug, since=start_of_day(self.now()), limit=None)
-        return JobFigures(total, failures, newest[0] if newest else None, len(refused))
+        refused = self.workspace.refusal_count(self.slug, start_of_day(self.now()))
+        return JobFigures(total, failures, newest[0] if newest else None, refused)
 
     def show_figures(self) -> None:
         if self.integration is None:
@@ -176,6 +183,11 @@ class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
     def _refresh_figures(self) -> None:
         self._figures_timer = None
         self.show_figures()
+
+    def on_workspace_switched(self, message: WorkspaceSwitched) -> None:
+        super().on_workspace_switched(message)
+        if self.reload():
+            self.query_one(JobsPane).reload()  # what arrived meanwhile, and whether it is live
 
     def on_request_refused(self, message: RequestRefused) -> None:
         if message.integration == self.slug and self._figures_timer is None:

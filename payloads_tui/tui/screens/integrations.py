@@ -17,7 +17,7 @@ from payloads_tui.domain.models import Integration
 from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.commands import PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, format_ago, jobs_and_failures
-from payloads_tui.tui.messages import BundleImported, ConfigUpdated, JobsChanged
+from payloads_tui.tui.messages import BundleImported, ConfigUpdated, JobsChanged, WorkspaceSwitched
 from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
 from payloads_tui.tui.screens.base import ConsoleScreen
 from payloads_tui.tui.screens.bundle_forms import ExportsBundles, ImportForm
@@ -155,6 +155,10 @@ class IntegrationsScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
     # --- events --------------------------------------------------------------------------
 
     def on_config_updated(self, _message: ConfigUpdated) -> None:
+        self.reload()
+
+    def on_workspace_switched(self, message: WorkspaceSwitched) -> None:
+        super().on_workspace_switched(message)
         self.reload()
 
     def on_jobs_changed(self, message: JobsChanged) -> None:

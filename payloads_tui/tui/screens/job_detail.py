@@ -22,14 +22,18 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from payloads_tui.domain.models import FINISHED_STATUSES, Job
+from payloads_tui.domain.words import counted
 from payloads_tui.tui.calls import attempt, workspace_work
 from payloads_tui.tui.formatting import format_duration, format_moment, status_text
-from payloads_tui.tui.messages import JobsChanged
+from payloads_tui.tui.messages import JobsChanged, WorkspaceSwitched
 from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data
 from payloads_tui.tui.screens.base import ConsoleScreen
 from payloads_tui.tui.screens.integration_actions import replay_job, retry_job
 from payloads_tui.tui.widgets.exchange_view import render_exchange
 from payloads_tui.tui.widgets.scrolling import KeyScroll
+
+#: Characters of the data queried shown (the rest is a `jobs show --json` away).
+DATA_SHOWN = 64 * 1024
 from payloads_tui.tui.widgets.topbar import TopBar
 
 #: Per-record results listed, at most.
@@ -200,7 +204,16 @@ class JobDetailScreen(ReadOnlyGuard, ConsoleScreen):
         if job is None:
             return
         data = self._data if job.data_blob else job.data_queried
-        self._section("data", json.dumps(data, indent=2, default=str, ensure_ascii=False)[:64 * 1024] if data else None)
+        if not data:
+            self._section("data", None)
+            return
+        text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+        shown = Text(f"{counted(len(data), 'record')}\n", style="bold")
+        shown.append(text[:DATA_SHOWN])
+        if len(text) > DATA_SHOWN:
+            shown.append(f"\n… {len(text) - DATA_SHOWN:,} more characters not shown "
+                         f"(`payloads jobs show {job.number} --json` shows all)", style="dim")
+        self._section("data", shown)
 
     def _section(self, name: str, content: Any) -> None:
         self.query_one(f"#job-{name}-title").display = content is not None
@@ -219,6 +232,10 @@ class JobDetailScreen(ReadOnlyGuard, ConsoleScreen):
                       if job.request else None)
         self._section("response", render_exchange(job.response, response_body, request=False, reading=reading)
                       if job.response else None)
+
+    def on_workspace_switched(self, message: WorkspaceSwitched) -> None:
+        super().on_workspace_switched(message)
+        self.reload()
 
     def on_jobs_changed(self, message: JobsChanged) -> None:
         for job in message.jobs:

@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from payloads_tui.service.refusals import KEPT
 from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.formatting import format_moment
 from payloads_tui.tui.widgets.keyed_table import Col, KeyedTable
@@ -49,7 +50,7 @@ class RefusalsScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         app: Any = self.app
         refusals = attempt(self, "list the refused requests", app.workspace.recent_refusals,
-                           integration=self.integration) or []
+                           integration=self.integration, limit=None) or []
         self.refusals = refusals
         now = app.clock()
         table = self.query_one(KeyedTable)
@@ -60,7 +61,8 @@ class RefusalsScreen(ModalScreen[None]):
             note = ("None since the service started." if service.get("running")
                     else "This console runs no service and is attached to none: nothing to show.")
         else:
-            note = f"{len(refusals)} shown, newest first; the service keeps the newest few hundred while it runs."
+            note = (f"{len(refusals)} shown, newest first; the service keeps its newest {KEPT} refusals (of every "
+                    "integration) while it runs.")
         self.query_one("#refusals-note", Static).update(note)
         table.focus()
 
