@@ -155,3 +155,17 @@ def test_a_body_in_a_blob_reads_as_being_read_until_it_is() -> None:
     kept = HttpExchange(code=200, message="200 OK", body_blob="ab" * 32, body_size=45_900)
     assert render_body(None, kept, reading=True).plain == "(reading the body…)"
     assert "missing" in render_body(None, kept).plain  # read, and not found
+
+
+def test_links_say_which_rerun_is_a_retry_and_which_a_replay() -> None:
+    from payloads_tui.domain.models import Job
+    from payloads_tui.tui.screens.job_detail import related_jobs
+
+    original = Job(number="OUT-2", kind="outbound", integration="stripe", payload="p", status="Failed")
+    original.links.reruns = ["OUT-3", "OUT-4", "OUT-5"]
+    sources = {"OUT-3": "Retry", "OUT-4": "Replay"}
+    assert related_jobs(original, sources.get) == [
+        ("OUT-3", "retry of this job"), ("OUT-4", "replay of this job"), ("OUT-5", "retry/replay of this job")]
+    replay = Job(number="OUT-4", kind="outbound", integration="stripe", payload="p", source="Replay")
+    replay.links.original = "OUT-2"
+    assert related_jobs(replay) == [("OUT-2", "original of this replay")]

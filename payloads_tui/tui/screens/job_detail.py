@@ -9,6 +9,7 @@ The screen follows the job live while it changes.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Group
@@ -102,17 +103,21 @@ def results_table(job: Job) -> Table | None:
     return table
 
 
-def related_jobs(job: Job) -> list[tuple[str, str]]:
-    """(number, relation) of every job linked to `job`."""
+def related_jobs(job: Job, source_of: Callable[[str], str | None] = lambda number: None) -> list[tuple[str, str]]:
+    """(number, relation) of every job linked to `job`; `source_of` tells a rerun's source (Retry or Replay)."""
     links = job.links
     related: list[tuple[str, str]] = []
     if links.parent:
         related.append((links.parent, "started this job"))
     if links.original:
-        related.append((links.original, "original of this retry/replay"))
+        related.append((links.original, f"original of this {_rerun_word(job.source)}"))
     related += [(number, "started by this job") for number in links.children]
-    related += [(number, "retry/replay of this job") for number in links.reruns]
+    related += [(number, f"{_rerun_word(source_of(number))} of this job") for number in links.reruns]
     return related
+
+
+def _rerun_word(source: str | None) -> str:
+    return {"Retry": "retry", "Replay": "replay"}.get(source or "", "retry/replay")
 
 
 class JobDetailScreen(ReadOnlyGuard, ConsoleScreen):
@@ -130,6 +135,7 @@ class JobDetailScreen(ReadOnlyGuard, ConsoleScreen):
         self._bodies: tuple[bytes | None, bytes | None] = (None, None)
         self._bodies_read = False  # until then, a body kept in a blob shows as being read, not as missing
         self._data: list[dict[str, Any]] | None = None  # the data queried, when read from its blob
+        self._sources: dict[str, str | None] = {}  # linked job → its source
 
     def compose(self) -> ComposeResult:
         yield TopBar(f"{self.console.location} › {self.number}")
@@ -184,7 +190,7 @@ class JobDetailScreen(ReadOnlyGuard, ConsoleScreen):
         now = self.now()
         self.query_one("#job-summary", Static).update(summary(job, now))
         links = self.query_one("#job-links", OptionList)
-        related = related_jobs(job)
+        related = related_jobs(job, self._source_of)
         links.clear_options()
         links.add_options([Option(Text.assemble(("→ ", "dim"), (n, "bold underline"), f"  {why}"), id=n)
                            for n, why in related])
@@ -214,6 +220,13 @@ class JobDetailScreen(ReadOnlyGuard, ConsoleScreen):
             shown.append(f"\n… {len(text) - DATA_SHOWN:,} more characters not shown "
                          f"(`payloads jobs show {job.number} --json` shows all)", style="dim")
         self._section("data", shown)
+
+    def _source_of(self, number: str) -> str | None:
+        """The source of a linked job (read once; a rerun's source never changes)."""
+        if number not in self._sources:
+            linked = attempt(self, f"open {number}", self.workspace.job, number)
+            self._sources[number] = linked.source if linked is not None else None
+        return self._sources[number]
 
     def _section(self, name: str, content: Any) -> None:
         self.query_one(f"#job-{name}-title").display = content is not None
