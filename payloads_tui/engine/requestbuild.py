@@ -83,7 +83,7 @@ class PlannedRequest:
     data: list[dict[str, Any]] = field(default_factory=list)
     record: dict[str, Any] | None = None  # the source record of a per-record request
     error: str | None = None  # why it could not be built (only with `keep_failures`)
-    note: str | None = None  # something the job should say (see `empty_record_elements`)
+    note: str | None = None  # something the job should say (see `left_out_note`)
 
 
 # --- sources ---------------------------------------------------------------------------
@@ -165,6 +165,8 @@ class _Build:
     rows: dict[str, list[dict[str, Any]]]
     context: dict[str, Any]
     now_iso: str
+    #: paths of the request's own (top-level) record elements that gave no value, so were left out
+    empty: list[str] = field(default_factory=list)
 
 
 def _credential_field(build: _Build, name: str) -> Any:
@@ -228,13 +230,20 @@ def _element_result(element: Element, scope: Any, build: _Build) -> Any:
         raise MappingError(f"element {element.path!r}: {exc}") from None
 
 
-def _object_of(elements: Sequence[Element], scope: Any, build: _Build) -> dict[str, Any]:
+def _object_of(elements: Sequence[Element], scope: Any, build: _Build, *, top: bool = False) -> dict[str, Any]:
     document: dict[str, Any] = {}
     for element in elements:
         value = _element_result(element, scope, build)
         if value is not None:
             _set_path(document, element.path, value)
+        elif top:
+            _left_out(element, build)
     return document
+
+
+def _left_out(element: Element, build: _Build) -> None:
+    if not element.each and element.source == "record" and element.expression.strip():
+        build.empty.append(element.path)
 
 
 def as_text(value: Any) -> str:
@@ -262,30 +271,20 @@ def _context(
     return context
 
 
-def empty_record_elements(payload: OutboundPayload, scope: Any, build: _Build, rows: Sequence[SourceRows]) -> str | None:
-    """A note naming the record elements of a one-request payload that gave no value, and why that is likely.
+def left_out_note(empty: list[str], rows: Sequence[SourceRows]) -> str | None:
+    """A note naming the record elements of a one-request payload that gave no value (`empty`), and why that is
+    likely.
 
     Without "per record", an element reads the run's context (each source by name), not one
     record: `name` reads nothing where `accounts[0].name` was meant, and the element is left out.
     """
-    if not rows or not any(r.records for r in rows):
-        return None
-    empty = [e.path for e in payload.elements if not e.each and e.source == "record" and e.expression.strip()
-             and _quiet_value(e, scope, build) is None]
-    if not empty:
+    if not empty or not any(r.records for r in rows):
         return None
     names = ", ".join(repr(path) for path in empty)
     first = rows[0].source.name
     return (f"element{'s' if len(empty) > 1 else ''} {names} gave no value and {'were' if len(empty) > 1 else 'was'} "
             f"left out: this payload sends one request for all its records (per record is off), so an element "
             f"reads the sources by name, e.g. {first}[0].name, or is an array of {first}")
-
-
-def _quiet_value(element: Element, scope: Any, build: _Build) -> Any:
-    try:
-        return _value(element, scope, build)
-    except PayloadsError:
-        return None
 
 
 def _one_request(
@@ -303,6 +302,7 @@ def _one_request(
             continue
         value = _element_result(element, scope, build)
         if value is None:
+            _left_out(element, build)
             continue
         if element.placement == "header":
             headers[element.path] = as_text(value)
@@ -334,7 +334,7 @@ def _one_request(
     body: bytes | None = None
     content_type: str | None = None
     if body_elements:
-        document = _object_of(body_elements, scope, build)
+        document = _object_of(body_elements, scope, build, top=True)
         if payload.method in BODYLESS_METHODS:
             if document:
                 query += parse_qsl(encode_form(document), keep_blank_values=True)
@@ -383,7 +383,7 @@ def build_requests(
     data = [r for rows_of in rows for r in rows_of.records]
     try:
         planned = _one_request(build, ctx, record, data)
-        planned.note = empty_record_elements(payload, ctx, build, rows)
+        planned.note = left_out_note(build.empty, rows)
         return [planned]
     except PayloadsError as exc:
         if not keep_failures:
