@@ -24,10 +24,11 @@ $(TSTAMP): $(BIN)/python pyproject.toml
 run: $(STAMP)
 	$(BIN)/payloads demo
 
-## make test: import-linter layer contracts, then the whole pytest suite
+## make test: import-linter layer contracts, then the whole pytest suite, one worker per core
+## (pytest-xdist: 4 min 16 s on 2 cores against 8 min 11 s in one process)
 test: $(TSTAMP)
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: $(TSTAMP)
 	$(BIN)/lint-imports
