@@ -13,12 +13,12 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 
 from payloads_tui import __version__
-from payloads_tui.domain.errors import PayloadsError
+from payloads_tui.domain.errors import NotFoundError, PayloadsError
 from payloads_tui.domain.words import counted
 from payloads_tui.settings import Settings, default_demo_home, load_settings
 
@@ -683,12 +683,19 @@ def follow_jobs(client: Any, emit: Callable[[Any], None], *, integration: str | 
 @data_dir_option
 @click.argument("number")
 @click.option("--json", "as_json", is_flag=True, help="The whole job as JSON.")
+@click.option("--body", type=click.Choice(["request", "response"]),
+              help="Print only this body, whole and byte for byte (to save it or pipe it on).")
 @click.pass_context
 @reports_errors
-def jobs_show(ctx: click.Context, number: str, as_json: bool) -> None:
+def jobs_show(ctx: click.Context, number: str, as_json: bool, body: str | None) -> None:
     """Show one job: status, request, response, records, attempts, links."""
+    if as_json and body:
+        raise click.UsageError("--json and --body print different things: choose one")
     with open_workspace(ctx, read_only=True) as ws:
         job = ws.job(number)
+        if body:
+            click.echo(logged_body(ws, job, body), nl=False)  # bytes: written as they are
+            return
         if as_json:
             import msgspec
 
@@ -697,6 +704,17 @@ def jobs_show(ctx: click.Context, number: str, as_json: bool) -> None:
             click.echo(msgspec.json.encode(job).decode())
             return
         click.echo(format_job(ws, job))
+
+
+def logged_body(ws: Any, job: Any, which: Literal["request", "response"]) -> bytes:
+    """A job's logged request or response body, or a `PayloadsError` saying why there is none."""
+    exchange = job.request if which == "request" else job.response
+    if exchange is None:
+        raise PayloadsError(f"{job.number} has no {which} logged")
+    body = ws.job_body(job, which)  # a blob gone from the data directory raises NotFoundError, saying so
+    if not body:
+        raise PayloadsError(f"the {which} of {job.number} has no body")
+    return body
 
 
 def format_job(ws: Any, job: Any) -> str:
@@ -732,11 +750,16 @@ def format_job(ws: Any, job: Any) -> str:
         lines.append(f"--- {title}: {head}")
         for name, value in exchange.headers.items():
             lines.append(f"{name}: {value}")
-        body = ws.job_body(job, which)
+        try:
+            body = ws.job_body(job, which)
+        except NotFoundError as exc:
+            lines += ["", f"(body of {exchange.body_size} bytes not shown: {exc})"]
+            continue
         if body:
             text = readable_text(body, exchange.content_type)
             lines.append("")
-            lines.append(text if len(text) <= 4000 else text[:4000] + f"\n… ({len(body)} bytes in all)")
+            lines.append(text if len(text) <= 4000 else text[:4000]
+                         + f"\n… ({len(body)} bytes in all; --body {which} prints it whole)")
     if job.results:
         lines.append(f"--- records: {job.records_processed} ok, {job.records_failed} failed")
         for r in job.results:

@@ -513,3 +513,45 @@ def test_a_job_that_wrote_nothing_says_why_in_its_line_and_details() -> None:
             return None
 
     assert f"\nnote: {note}" in format_job(NoBodies(), job)
+
+
+def test_jobs_show_body_prints_a_whole_body_byte_for_byte(runner: CliRunner, demo_dir: Path) -> None:
+    """The text view cuts a body at 4,000 characters; `--body` prints it whole, from its blob or inline,
+    and says why when there is none."""
+    from payloads_tui.domain.models import HttpExchange
+
+    large = b'{"data": "' + "\u00e9t\u00e9 ".encode() * 20_000 + b'"}'
+    latin = "caf\u00e9".encode("latin-1")  # not UTF-8: kept as a blob, however small
+    with Workspace(load_settings(home=demo_dir)) as ws:
+        job = ws.jobs.create("outbound", "stripe", "Accounts", "CLI", status="Completed")
+        job.request = HttpExchange(method="POST", url="http://127.0.0.1:1/x")
+        ws.jobs.externalize(job.request, latin, "text/plain; charset=latin-1")
+        job.response = HttpExchange(code=200, message="OK")
+        ws.jobs.externalize(job.response, large, "application/json")
+        ws.jobs.save(job)
+        bare = ws.jobs.create("inbound", "stripe", "Customers", "External API", status="Completed")
+        bare.request = HttpExchange(method="POST", url="http://127.0.0.1:1/y")
+        ws.jobs.save(bare)
+    assert job.response.body_blob and job.request.body_blob
+    shown = invoke(runner, "jobs", "show", job.number, "--data-dir", str(demo_dir))
+    assert f"({len(large)} bytes in all; --body response prints it whole)" in shown.output
+
+    whole = runner.invoke(main, ["jobs", "show", job.number, "--body", "response", "--data-dir", str(demo_dir)])
+    assert whole.exit_code == 0 and whole.stdout_bytes == large
+    sent = runner.invoke(main, ["jobs", "show", job.number, "--body", "request", "--data-dir", str(demo_dir)])
+    assert sent.exit_code == 0 and sent.stdout_bytes == latin
+
+    none = invoke(runner, "jobs", "show", bare.number, "--body", "response", "--data-dir", str(demo_dir))
+    assert none.exit_code == 1 and none.stderr == f"error: {bare.number} has no response logged\n"
+    empty = invoke(runner, "jobs", "show", bare.number, "--body", "request", "--data-dir", str(demo_dir))
+    assert empty.exit_code == 1 and empty.stderr == f"error: the request of {bare.number} has no body\n"
+    both = invoke(runner, "jobs", "show", job.number, "--body", "request", "--json", "--data-dir", str(demo_dir))
+    assert both.exit_code == 2 and "choose one" in both.stderr
+
+    for blob in (demo_dir / "blobs").rglob(job.response.body_blob):
+        blob.unlink()
+    gone = invoke(runner, "jobs", "show", job.number, "--body", "response", "--data-dir", str(demo_dir))
+    assert gone.exit_code == 1 and "is missing from" in gone.stderr
+    rest = invoke(runner, "jobs", "show", job.number, "--data-dir", str(demo_dir))
+    assert rest.exit_code == 0 and f"(body of {len(large)} bytes not shown: blob" in rest.output
+    assert "--- response: 200 OK" in rest.output
