@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from email.utils import getaddresses
 
 from payloads_tui.domain.errors import MappingError, ValidationError
 from payloads_tui.domain.models import (
@@ -76,6 +77,18 @@ def validate_email_address(address: str, field: str) -> None:
     local, at, domain = address.partition("@")
     if not at or not local or not domain or " " in address or "@" in domain:
         raise ValidationError(f"{address!r} is not an email address", field)
+
+
+def mailbox_address(text: str, field: str) -> str:
+    """The one address of `text` (`name@domain` or `Name <name@domain>`), or `ValidationError`."""
+    found = getaddresses([text])
+    address = found[0][1] if len(found) == 1 else ""
+    try:
+        validate_email_address(address, field)
+    except ValidationError:
+        raise ValidationError(f"{text!r} is not an email address: give name@domain (or Name <name@domain>)",
+                              field) from None
+    return address
 
 
 def validate_integration(integration: Integration) -> None:

@@ -14,13 +14,20 @@ import socket
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import formatdate, make_msgid
+from email.policy import SMTPUTF8 as SMTPUTF8_POLICY
+from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
 
 from payloads_tui.domain.errors import ServiceError
+from payloads_tui.domain.validation import mailbox_address
 
 DEFAULT_TIMEOUT = 30.0
+
+
+def needs_smtputf8(*addresses: str) -> bool:
+    """Whether an address has non-ASCII characters, which only an SMTPUTF8 server takes (RFC 6531)."""
+    return not all(a.isascii() for a in addresses)
 
 
 def build_message(
@@ -38,7 +45,7 @@ def build_message(
     message["To"] = ", ".join(to)
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "payloads.localhost")
+    message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or "payloads.localhost")
     message.set_content(body)
     if html is not None:
         message.add_alternative(html, subtype="html")
@@ -72,16 +79,22 @@ def send_email(
     """
     if not to:
         raise ServiceError("no recipient: give at least one address to send to")
+    envelope_to = [mailbox_address(address, "to") for address in to]  # smtplib would send <not> for "not me"
+    envelope_from = mailbox_address(sender, "from")
+    utf8 = needs_smtputf8(envelope_from, *envelope_to)
     message = build_message(to=to, sender=sender, subject=subject, body=body, attachments=attachments, html=html)
     where = f"{host}:{port}"
     try:
         with smtplib.SMTP(host, port, timeout=timeout) as client:
             client.ehlo()
-            code, reply = client.mail(sender)
+            if utf8 and not client.has_extn("smtputf8"):
+                raise ServiceError(f"{where} does not take addresses with non-ASCII characters (it offers no "
+                                   "SMTPUTF8); nothing was sent")
+            code, reply = client.mail(envelope_from, ["SMTPUTF8"] if utf8 else [])
             if code != 250:
                 raise ServiceError(f"{where} refused the sender {sender}: {code} {reply.decode(errors='replace')}")
             refused = []
-            for address in to:
+            for address in envelope_to:
                 code, reply = client.rcpt(address)
                 if code not in (250, 251):
                     refused.append(f"{address} ({code} {reply.decode(errors='replace')})")
@@ -90,7 +103,7 @@ def send_email(
                 raise ServiceError(
                     f"{where} refused {', '.join(refused)}; nothing was sent — use addresses of Email Services"
                 )
-            data = message.as_bytes(policy=SMTP_POLICY)
+            data = message.as_bytes(policy=SMTPUTF8_POLICY if utf8 else SMTP_POLICY)
             limit = client.esmtp_features.get("size", "")
             if limit.isdigit() and 0 < int(limit) < len(data):
                 client.rset()

@@ -5,7 +5,8 @@ recipient is refused at RCPT with a 550 that says how to fix it, and announced a
 `AuthRejected`. After DATA, every accepted recipient gets its own inbound job holding
 the raw message; the reply (`250 OK: queued as IN-12, IN-13`) is sent only once all
 of them are durable. The size limit is announced in EHLO (`SIZE`) and enforced (552)
-by aiosmtpd itself. A message without a `Message-ID` gets one, as an MTA's cleanup
+by aiosmtpd itself; its 552 is rewritten to name the limit, and announced as
+`AuthRejected` too. A message without a `Message-ID` gets one, as an MTA's cleanup
 adds it (Postfix does): payloads match emails on it, and clients such as a bare
 `smtplib.sendmail` send none. The raw message kept is the one with it.
 
@@ -50,8 +51,25 @@ _DOT_ATOM = rf"{_ATEXT}(?:\.{_ATEXT})*"
 _PLAIN_PATH = re.compile(rf"<({_DOT_ATOM}@{_DOT_ATOM})>")
 
 
+#: aiosmtpd's replies for a message over `data_size_limit`: declared at MAIL (`SIZE=`), or found in DATA.
+_DECLARED_TOO_BIG = "552 Error: message size exceeds fixed maximum message size"
+_TOO_MUCH_DATA = "552 Error: Too much mail data"
+
+
 class SmtpProtocol(SMTP):
-    """aiosmtpd's `SMTP`, reading plain `<local@domain>` paths of MAIL and RCPT without its header parser."""
+    """aiosmtpd's `SMTP`, reading plain `<local@domain>` paths of MAIL and RCPT without its header parser,
+    and saying what its size limit is when a message is over it (the operator sees such a refusal)."""
+
+    mail_arg = ""  # the last MAIL command's argument, to name a message refused for its declared size
+
+    async def smtp_MAIL(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's command handler name
+        self.mail_arg = arg or ""
+        await super().smtp_MAIL(arg)
+
+    async def push(self, status: str | bytes) -> None:
+        if status in (_DECLARED_TOO_BIG, _TOO_MUCH_DATA) and isinstance(self.event_handler, MailHandler):
+            status = self.event_handler.refuse_too_big(self, declared=status == _DECLARED_TOO_BIG)
+        await super().push(status)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """(address, the parameters after it), exactly as `SMTP._getaddr` gives them."""
@@ -140,6 +158,19 @@ class MailHandler:
             AuthRejected(integration, f"RCPT TO:<{address}>", reason, peer_text(session))
         )
         return f"550 5.1.1 <{address}>: no such mailbox here (configure an Email Service for it)"
+
+    def refuse_too_big(self, server: SMTP, *, declared: bool) -> str:
+        """The 552 for a message over the size limit, announced like any other refusal."""
+        limit = server.data_size_limit or 0
+        envelope = server.envelope
+        recipients = list(envelope.rcpt_tos) if envelope is not None and not declared else []
+        found = next((f for f in map(self.mailboxes.find, recipients) if f is not None), None)
+        where = f"MAIL {getattr(server, 'mail_arg', '')[:200]}" if declared else f"DATA for <{'>, <'.join(recipients)}>"
+        what = "its declared size is" if declared else "the message is"
+        self.workspace.events.publish(AuthRejected(
+            found[0] if found else "", where, f"{what} over {limit:,} bytes (limits.max_message_bytes)",
+            peer_text(server.session)))
+        return f"552 5.3.4 message too big: this receiver takes up to {limit:,} bytes"
 
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from payloads_tui.domain.errors import ServiceError
+from payloads_tui.domain.errors import PayloadsError, ServiceError
 from payloads_tui.domain.models import EmailService, new_id
 from payloads_tui.engine.events import AuthRejected
 from payloads_tui.service.mail import send_email_async
@@ -182,7 +182,8 @@ async def test_reply_names_every_job(workspace: Workspace, service: Service) -> 
     assert len(numbers) == 2 and len(set(numbers)) == 2
 
 
-async def test_size_is_announced_and_enforced(workspace: Workspace, service: Service) -> None:
+async def test_size_is_announced_and_enforced(workspace: Workspace, service: Service, events: list) -> None:
+    """Over the limit, declared or not: a 552 naming the limit, and a refusal the operator sees."""
     limit = TEST_LIMITS.max_message_bytes
     big = message("Too big", body="x" * 70 * (limit // 70 + 10))
 
@@ -196,16 +197,23 @@ async def test_size_is_announced_and_enforced(workspace: Workspace, service: Ser
             try:
                 client.sendmail("ops@example.com", [DEMO_EMAIL], big)  # declares SIZE=
             except smtplib.SMTPSenderRefused as exc:
-                declared = exc.smtp_code
+                declared = exc.smtp_code, exc.smtp_error
             else:
-                declared = 250
+                declared = 250, b""
             return size, data_reply, declared
 
     size, data_reply, declared = await asyncio.to_thread(send)
     assert size == str(limit)
-    assert data_reply[0] == 552
-    assert declared == 552
+    said = f"5.3.4 message too big: this receiver takes up to {limit:,} bytes".encode()
+    assert data_reply == (552, said)
+    assert declared == (552, said)
     assert [j for j in workspace.jobs.newest("inbound", limit=10) if j.source == "Email"] == []
+    in_data, at_mail = [e for e in events if isinstance(e, AuthRejected)]
+    assert (in_data.integration, in_data.where) == ("stripe", f"DATA for <{DEMO_EMAIL}>")
+    assert in_data.reason == f"the message is over {limit:,} bytes (limits.max_message_bytes)"
+    assert (at_mail.integration, at_mail.where) == ("", f"MAIL FROM:<ops@example.com> size={len(big)}")
+    assert at_mail.reason == f"its declared size is over {limit:,} bytes (limits.max_message_bytes)"
+    assert in_data.peer.startswith("127.0.0.1:")
 
 
 async def test_send_email_with_html_and_attachment(workspace: Workspace, service: Service, tmp_path: Path) -> None:
@@ -220,6 +228,33 @@ async def test_send_email_with_html_and_attachment(workspace: Workspace, service
     assert job.status == "Completed", job.error
     [task] = [t for t in workspace.records.all("Task") if t["subject"] == "With attachment"]
     assert task["attachments"] == 1 and "See attached." in task["description"]
+
+
+async def test_send_email_from_a_non_ascii_address_uses_smtputf8(workspace: Workspace, service: Service) -> None:
+    """smtplib writes commands in ASCII unless SMTPUTF8 is asked for: the console crashed on such a sender."""
+    reply = await send_email_async(
+        *service.smtp_host_port, to=[DEMO_EMAIL], sender="J\u00f6rg M\u00fcller <j\u00f6rg@ex\u00e4mple.com>",
+        subject="Gr\u00fc\u00dfe", body="hello",
+    )
+    [number] = numbers_of(reply.removeprefix("250 "))
+    job = await wait_for_job(workspace, number)
+    assert job.status == "Completed", job.error
+    assert job.context["mail_from"] == "j\u00f6rg@ex\u00e4mple.com"
+    raw = workspace.jobs.body_of(job.request)
+    assert raw is not None and "From: J\u00f6rg M\u00fcller <j\u00f6rg@ex\u00e4mple.com>".encode() in raw
+
+
+@pytest.mark.parametrize("to, sender, wrong", [
+    (["not an address"], "ops@example.com", "'not an address' is not an email address"),
+    ([DEMO_EMAIL], "ops", "'ops' is not an email address"),
+    ([f"{DEMO_EMAIL}, {SECOND_ADDRESS}"], "ops@example.com", "is not an email address"),
+])
+async def test_send_email_refuses_what_is_not_one_address(workspace: Workspace, service: Service, to: list[str],
+                                                          sender: str, wrong: str) -> None:
+    """smtplib sent `RCPT TO:<not>` for "not an address"; a header naming two would send to the first."""
+    with pytest.raises(PayloadsError, match=wrong):
+        await send_email_async(*service.smtp_host_port, to=to, sender=sender, subject="x", body="x")
+    assert [j for j in workspace.jobs.newest("inbound", limit=10) if j.source == "Email"] == []
 
 
 async def test_send_email_refused_sends_nothing(workspace: Workspace, service: Service) -> None:

@@ -16,6 +16,7 @@ from payloads_tui.tui.screens.integration import IntegrationScreen
 from payloads_tui.tui.screens.keys import KeysScreen
 from payloads_tui.tui.screens.run_outbound import RunOutboundScreen
 from payloads_tui.tui.screens.try_inbound import TryInboundScreen
+from payloads_tui.tui.widgets.form import field_rows
 from payloads_tui.tui.widgets.jobs_table import JobsTable
 from payloads_tui.tui.widgets.keyed_table import KeyedTable
 from tests.tui.conftest import text_of, type_text, wait_for
@@ -49,6 +50,14 @@ async def test_send_a_test_email_from_the_compose_form_and_see_its_job(live_app:
         await pilot.press("tab", "tab")
         app.screen.query_one("#f-subject").value = ""
         await type_text(pilot, "Invoice 42 overdue")
+        form = app.screen
+        form.query_one("#f-from").value = "J\u00f6rg"
+        await pilot.press("ctrl+s")
+        sender_row = field_rows(form)["from"]
+        await wait_for(pilot, lambda: sender_row.has_class("-invalid"), what="the sender refused")
+        assert "'J\u00f6rg' is not an email address" in text_of(sender_row.query_one(".field-error"))
+        assert app.screen is form
+        form.query_one("#f-from").value = "J\u00f6rg <j\u00f6rg@ex\u00e4mple.com>"  # needs SMTPUTF8: it crashed
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.screen is screen)
         await pilot.press("2")
@@ -56,6 +65,7 @@ async def test_send_a_test_email_from_the_compose_form_and_see_its_job(live_app:
         await wait_for(pilot, lambda: len(table.numbers) == 1, what="the email's job", timeout=10)
         job = workspace.job(table.numbers[0])
         assert job.source == "Email" and job.payload == "Billing Notification (Email)"
+        assert job.context["mail_from"] == "j\u00f6rg@ex\u00e4mple.com"
         await wait_for(pilot, lambda: workspace.job(job.number).status == "Completed", timeout=10)
         tasks = workspace.list_records("Task")
         assert any(t.get("subject") == "Invoice 42 overdue" for t in tasks)

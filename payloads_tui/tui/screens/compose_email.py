@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.widgets import Input, TextArea
 
 from payloads_tui.domain.errors import ValidationError
+from payloads_tui.domain.validation import mailbox_address
 from payloads_tui.tui.screens.form_screen import SavingForm
 from payloads_tui.tui.widgets.form import FieldRow
 
@@ -44,7 +45,8 @@ class ComposeEmailForm(SavingForm[TestEmail]):
         to = [a.strip() for a in self.value("f-to").split(",") if a.strip()]
         if not to:
             raise ValidationError("name at least one address", "to")
+        for address in to:
+            mailbox_address(address, "to")
         sender = self.value("f-from")
-        if "@" not in sender:
-            raise ValidationError(f"{sender!r} is not an email address", "from")
+        mailbox_address(sender, "from")
         return TestEmail(to, sender, self.value("f-subject"), self.query_one("#f-body", TextArea).text)
