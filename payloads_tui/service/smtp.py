@@ -27,12 +27,12 @@ import logging
 import re
 import socket
 import weakref
-from email.utils import make_msgid
 from typing import TYPE_CHECKING
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from payloads_tui.domain.errors import PayloadsError
+from payloads_tui.domain.formats.emailfmt import with_message_id
 from payloads_tui.domain.models import EmailService, HttpExchange, Job, address_key
 from payloads_tui.engine.events import AuthRejected, ConfigChanged, Event, JobChanged
 from payloads_tui.settings import Limits
@@ -213,19 +213,6 @@ class MailHandler:
             self.workspace.events.publish(JobChanged(job, created=True))
             self.executor.submit(job)
         return f"250 OK: queued as {', '.join(job.number for job in created)}"
-
-
-_HEADERS_END = re.compile(rb"\r?\n\r?\n")
-_MESSAGE_ID = re.compile(rb"^message-id[ \t]*:", re.IGNORECASE | re.MULTILINE)
-
-
-def with_message_id(raw: bytes, hostname: str) -> bytes:
-    """`raw`, with a `Message-ID` header of our own in front if its header block has none."""
-    end = _HEADERS_END.search(raw)
-    headers = raw[: end.start()] if end is not None else raw
-    if _MESSAGE_ID.search(headers):
-        return raw
-    return b"Message-ID: %s\r\n%s" % (make_msgid(domain=hostname).encode("ascii"), raw)
 
 
 class SmtpServer:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from payloads_tui.domain.errors import NotFoundError, PayloadsError, ServiceError, ValidationError
+from payloads_tui.domain.formats.emailfmt import with_message_id
 from payloads_tui.domain.models import (
     HistoryEntry,
     InboundPayload,
@@ -269,11 +270,17 @@ class Workspace:
         *,
         content_type: str | None = None,
     ) -> InboundOutcome:
-        """Dry run: what `body` would write, without touching the store."""
+        """Dry run: what `body` would write, without touching the store.
+
+        An email without a `Message-ID` gets one, as the SMTP receiver gives it: a payload
+        matching on it would otherwise fail here and succeed on delivery.
+        """
         if isinstance(payload, str):
             integration, payload = self.inbound_payload(slug, payload)
         else:
             integration = self.config.get(slug)
+        if payload.content_type == "email":
+            body = with_message_id(body, self.settings.smtp_hostname)
         return self.inbound.run_body(
             integration, payload, body, content_type=content_type, dry_run=True,
             credential_value=self.credential_value(integration),

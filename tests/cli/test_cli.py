@@ -222,6 +222,17 @@ def test_try_says_when_a_body_selects_nothing(runner: CliRunner, demo_dir: Path,
     assert as_json["note"].startswith("nothing was written") and as_json["records_processed"] == 0
 
 
+def test_try_gives_an_email_without_message_id_one_as_delivery_does(runner: CliRunner, demo_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    """The demo's email payload matches Tasks on message_id; the SMTP receiver adds a missing one."""
+    sample = tmp_path / "no-id.eml"
+    sample.write_text("From: ada@example.com\nTo: billing@payloads.localhost\nSubject: Late invoice\n"
+                      "Date: Sat, 28 Nov 2026 04:00:00 +0000\n\nPlease pay.\n")
+    result = invoke(runner, "try", "stripe", BILLING_EMAIL, str(sample), "--data-dir", str(demo_dir))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Completed") and "insert Task #0" in result.output
+
+
 def test_try_names_an_unknown_payload(runner: CliRunner, demo_dir: Path) -> None:
     result = runner.invoke(main, ["try", "stripe", "Nope", str(FIXTURES / "ping.txt"), "--data-dir", str(demo_dir)])
     assert result.exit_code == 1

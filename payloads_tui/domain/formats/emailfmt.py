@@ -251,3 +251,16 @@ def _parsed(message: Message) -> ParsedBody:
         ],
     }
     return ParsedBody(document=document, attachments=tuple(attachments))
+
+
+_HEADERS_END = re.compile(rb"\r?\n\r?\n")
+_MESSAGE_ID = re.compile(rb"^message-id[ \t]*:", re.IGNORECASE | re.MULTILINE)
+
+
+def with_message_id(raw: bytes, hostname: str) -> bytes:
+    """`raw`, with a `Message-ID` header of our own in front if its header block has none."""
+    end = _HEADERS_END.search(raw)
+    headers = raw[: end.start()] if end is not None else raw
+    if _MESSAGE_ID.search(headers):
+        return raw
+    return b"Message-ID: %s\r\n%s" % (email.utils.make_msgid(domain=hostname).encode("ascii"), raw)
