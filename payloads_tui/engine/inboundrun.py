@@ -27,6 +27,7 @@ from payloads_tui.domain.errors import MappingError, ParseError, PayloadsError
 from payloads_tui.domain.formats import ParsedBody, parse_for_payload
 from payloads_tui.domain.models import InboundPayload, Integration
 from payloads_tui.engine.inbound import DocumentRun, InboundOutcome, InboundProcessor, internal_error
+from payloads_tui.engine.resultlog import results_for_log
 from payloads_tui.store.blobs import BlobStore
 from payloads_tui.store.vault import Vault
 
@@ -145,6 +146,7 @@ def process_batch(
         outcomes = processor.run_batch([document_run for _, document_run, _, _ in parsed]) if parsed else []
     for (position, _, parse_seconds, attachments), outcome in zip(parsed, outcomes, strict=True):
         outcome.timings = {"parse": parse_seconds, **outcome.timings}
+        outcome.results = results_for_log(outcome.results)
         done[position] = (outcome, attachments)
     return [result for result in done if result is not None]
 

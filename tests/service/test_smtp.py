@@ -15,6 +15,7 @@ import pytest
 from payloads_tui.domain.errors import PayloadsError, ServiceError
 from payloads_tui.domain.models import EmailService, new_id
 from payloads_tui.engine.events import AuthRejected
+from payloads_tui.engine.resultlog import VALUE_CHARS
 from payloads_tui.service.mail import send_email_async
 from payloads_tui.service.service import Service
 from payloads_tui.service.workspace import Workspace
@@ -180,6 +181,28 @@ async def test_reply_names_every_job(workspace: Workspace, service: Service) -> 
     )
     numbers = numbers_of(reply.removeprefix("250 "))
     assert len(numbers) == 2 and len(set(numbers)) == 2
+
+
+async def test_a_long_body_is_whole_in_its_record_and_cut_in_the_job_log(workspace: Workspace,
+                                                                          service: Service) -> None:
+    """The job's results keep the values written for reading; a 25 MB body made 25 MB job lines."""
+    text = " ".join(f"line-{i:05d}" for i in range(2_000))  # ~20,000 characters, under the test's SIZE
+
+    def send() -> str:
+        with smtp_session(service) as client:
+            client.ehlo()
+            client.mail("ops@example.com")
+            client.rcpt(DEMO_EMAIL)
+            return client.data(message("Long one", body=text))[1].decode()
+
+    [number] = numbers_of(await asyncio.to_thread(send))
+    job = await wait_for_job(workspace, number)
+    assert job.status == "Completed", job.error
+    [task] = [t for t in workspace.records.all("Task") if t["subject"] == "Long one"]
+    assert task["description"].strip() == text
+    logged = job.results[0].values["description"]
+    assert logged.startswith(text[:VALUE_CHARS]) and len(logged) < VALUE_CHARS + 100
+    assert logged.endswith(f"… ({len(task['description']):,} characters in all; the record holds them)")
 
 
 async def test_size_is_announced_and_enforced(workspace: Workspace, service: Service, events: list) -> None:
