@@ -309,6 +309,7 @@ def _job_row(job: Any) -> dict[str, Any]:
         "response_code": response.code if response else None,
         "response_message": response.message if response else None,
         "note": job.note,
+        "summary": job.summary,
         "created": iso_time(job.created),
         "modified": iso_time(job.modified),
     }
@@ -351,7 +352,7 @@ def job_line(job: Any) -> str:
         detail = ""
     if job.status == "Retrying" and job.next_attempt_at:
         tail = f"next attempt {short_time(job.next_attempt_at)[11:]}"
-    said = "  ".join(part for part in (detail, tail) if part)
+    said = "  ".join(part for part in (detail, tail, job.summary and f"· {job.summary}") if part)
     return f"{job.number:<9} {short_time(job.modified)}  {job.status:<19} {job.integration}/{job.payload}  [{job.source}] {said}".rstrip()
 
 
@@ -585,7 +586,8 @@ def run(ctx: click.Context, integration: str, payload: str, records: tuple[str, 
 @click.option("--status", "statuses", multiple=True, help="Only jobs with this status (repeatable), e.g. Failed.")
 @click.option("--kind", type=click.Choice(["inbound", "outbound"]), help="Only inbound or outbound jobs.")
 @click.option("--payload", help="Only jobs of this payload.")
-@click.option("--text", help="Only jobs whose number, payload, status, source or error contains this.")
+@click.option("--text", help="Only jobs whose number, payload, status, source, error or summary (an email's subject "
+                   "and sender) contains this.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @click.option("--follow", is_flag=True, help="Keep printing jobs as they arrive and change.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per job.")
@@ -685,16 +687,21 @@ def follow_jobs(client: Any, emit: Callable[[Any], None], *, integration: str | 
 @click.option("--json", "as_json", is_flag=True, help="The whole job as JSON.")
 @click.option("--body", type=click.Choice(["request", "response"]),
               help="Print only this body, whole and byte for byte (to save it or pipe it on).")
+@click.option("--attachment", metavar="N|NAME",
+              help="Print only this attachment of an email's job, by its number in the list or its filename.")
 @click.pass_context
 @reports_errors
-def jobs_show(ctx: click.Context, number: str, as_json: bool, body: str | None) -> None:
+def jobs_show(ctx: click.Context, number: str, as_json: bool, body: str | None, attachment: str | None) -> None:
     """Show one job: status, request, response, records, attempts, links."""
-    if as_json and body:
-        raise click.UsageError("--json and --body print different things: choose one")
+    if sum(map(bool, (as_json, body, attachment))) > 1:
+        raise click.UsageError("--json, --body and --attachment print different things: choose one")
     with open_workspace(ctx, read_only=True) as ws:
         job = ws.job(number)
         if body:
             click.echo(logged_body(ws, job, body), nl=False)  # bytes: written as they are
+            return
+        if attachment:
+            click.echo(ws.job_attachment(job, attachment)[1], nl=False)
             return
         if as_json:
             import msgspec
@@ -718,10 +725,15 @@ def logged_body(ws: Any, job: Any, which: Literal["request", "response"]) -> byt
 
 
 def format_job(ws: Any, job: Any) -> str:
+    from payloads_tui.domain.emailjob import attachment_text, attachments_of, envelope_text
     from payloads_tui.domain.formats.charset import readable_text
 
     lines = [f"{job.number}  {job.status}  {job.integration} / {job.payload}  (source: {job.source})",
              f"created {iso_time(job.created)}   modified {iso_time(job.modified)}"]
+    if job.summary:
+        lines.append(f"summary: {job.summary}")
+    if envelope := envelope_text(job):
+        lines.append(f"envelope: {envelope}")
     if job.error:
         lines.append(f"error: {job.error}")
     if job.note:
@@ -760,6 +772,9 @@ def format_job(ws: Any, job: Any) -> str:
             lines.append("")
             lines.append(text if len(text) <= 4000 else text[:4000]
                          + f"\n… ({len(body)} bytes in all; --body {which} prints it whole)")
+    if attachments := attachments_of(job):
+        lines.append(f"--- attachments: {len(attachments)} (--attachment N prints one)")
+        lines += [f"  {n}. {attachment_text(a)}" for n, a in enumerate(attachments, 1)]
     if job.results:
         lines.append(f"--- records: {job.records_processed} ok, {job.records_failed} failed")
         for r in job.results:

@@ -403,6 +403,8 @@ class Job(Model, kw_only=True):
     error: str | None = None
     #: a remark on a finished job that is not an error, e.g. that its body selected nothing to write
     note: str | None = None
+    #: what arrived, in one line, to tell jobs of one payload apart: an email's subject and sender
+    summary: str | None = None
     links: JobLinks = msgspec.field(default_factory=JobLinks)
     data_queried: list[dict[str, Any]] = msgspec.field(default_factory=list)
     #: the blob holding the data queried when it is too large to keep inline (`data_queried` is then empty)

@@ -707,6 +707,7 @@ class Executor:
             job.records_processed = outcome.records_processed
             job.records_failed = outcome.records_failed
             job.note = outcome.note
+            job.summary = outcome.summary or job.summary
             job.timings.update({k: round(v, 6) for k, v in outcome.timings.items()})
             self._finish(work, outcome.status, outcome.error)
 

@@ -71,6 +71,7 @@ class InboundOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     dry_run: bool = False
     note: str | None = None  # see `Job.note`
+    summary: str | None = None  # see `Job.summary`
 
 
 class ItemFailed(PayloadsError):

@@ -25,6 +25,7 @@ from typing import Any
 
 from payloads_tui.domain.errors import MappingError, ParseError, PayloadsError
 from payloads_tui.domain.formats import ParsedBody, parse_for_payload
+from payloads_tui.domain.formats.emailfmt import summary_of
 from payloads_tui.domain.models import InboundPayload, Integration
 from payloads_tui.engine.inbound import DocumentRun, InboundOutcome, InboundProcessor, internal_error
 from payloads_tui.engine.resultlog import results_for_log
@@ -144,9 +145,11 @@ def process_batch(
         parsed.append((position, document_run, time.perf_counter() - started, attachments))
     with turn if turn is not None else contextlib.nullcontext():
         outcomes = processor.run_batch([document_run for _, document_run, _, _ in parsed]) if parsed else []
-    for (position, _, parse_seconds, attachments), outcome in zip(parsed, outcomes, strict=True):
+    for (position, document_run, parse_seconds, attachments), outcome in zip(parsed, outcomes, strict=True):
         outcome.timings = {"parse": parse_seconds, **outcome.timings}
         outcome.results = results_for_log(outcome.results)
+        if document_run.payload.content_type == "email":
+            outcome.summary = summary_of(document_run.document)
         done[position] = (outcome, attachments)
     return [result for result in done if result is not None]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from payloads_tui.domain.errors import NotFoundError, PayloadsError, ServiceError, ValidationError
+from payloads_tui.domain.emailjob import find_attachment
 from payloads_tui.domain.formats.emailfmt import with_message_id
 from payloads_tui.domain.models import (
     HistoryEntry,
@@ -332,6 +333,11 @@ class Workspace:
     def refusal_count(self, integration: str, since: float) -> int:
         """How many requests for `integration` the running service refused since `since` (to the hour)."""
         return self.refusals.count(integration=integration, since=since)
+
+    def job_attachment(self, job: Job, which: str) -> tuple[dict[str, Any], bytes]:
+        """An email job's attachment named by its number (from 1) or filename, and its bytes."""
+        attachment = find_attachment(job, which)
+        return attachment, self.jobs.blobs.get(attachment["sha256"])
 
     def job_data(self, job: Job) -> list[dict[str, Any]]:
         """The records a job's request was built from (from a blob if large)."""

@@ -49,6 +49,7 @@ class JobHead(msgspec.Struct, array_like=True, gc=False):
     blobs: tuple[str, ...] = ()
     offset: int = 0
     length: int = 0
+    summary: str | None = None  # last: an index written before it had one still reads
 
     @property
     def count_key(self) -> CountKey:
@@ -74,6 +75,7 @@ class _LineView(msgspec.Struct):
     source: str = "Console"
     created: float = 0.0
     error: str | None = None
+    summary: str | None = None
     request: _ExchangeView | None = None
     response: _ExchangeView | None = None
     data_blob: str | None = None
@@ -190,6 +192,7 @@ def head_of(job: Job, seq: int) -> JobHead:
         job.created,
         job.error,
         blobs_of(job),
+        summary=job.summary,
     )
 
 
@@ -222,6 +225,7 @@ def head_of_line(line: bytes) -> JobHead | None:
         view.created,
         view.error,
         tuple(found),
+        summary=view.summary,
     )
 
 

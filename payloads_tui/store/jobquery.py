@@ -61,6 +61,7 @@ class JobFilter:
                 or text in head.status.casefold()
                 or text in head.source.casefold()
                 or (head.error is not None and text in head.error.casefold())
+                or (head.summary is not None and text in head.summary.casefold())
             )
         return True
 

@@ -566,3 +566,34 @@ def test_jobs_show_body_prints_a_whole_body_byte_for_byte(runner: CliRunner, dem
     rest = invoke(runner, "jobs", "show", job.number, "--data-dir", str(demo_dir))
     assert rest.exit_code == 0 and f"(body of {len(large)} bytes not shown: blob" in rest.output
     assert "--- response: 200 OK" in rest.output
+
+
+def test_jobs_show_says_what_an_email_was_and_prints_an_attachment(runner: CliRunner, demo_dir: Path) -> None:
+    csv = "number,amount\nINV-1,12.50\n".encode()
+    with Workspace(load_settings(home=demo_dir)) as ws:
+        job = ws.jobs.create("inbound", "stripe", BILLING_EMAIL, "Email", status="Completed",
+                             summary='"Invoice 42" from ada@example.com')
+        job.context = {"mail_from": "ada@example.com", "rcpt": "billing@payloads.localhost", "attachments": [
+            {"filename": "invoice.csv", "content_type": "text/csv", "size": len(csv), "sha256": ws.jobs.blobs.put(csv)},
+            {"filename": "scan.pdf", "content_type": "application/pdf", "size": 3, "sha256": ws.jobs.blobs.put(b"%PD")},
+        ]}
+        ws.jobs.save(job)
+    listed = invoke(runner, "jobs", "--data-dir", str(demo_dir))
+    assert listed.output.splitlines()[0].endswith('[Email] 0 ok  · "Invoice 42" from ada@example.com')
+    assert json.loads(invoke(runner, "jobs", "--json", "--data-dir", str(demo_dir)).output.splitlines()[0])[
+        "summary"] == '"Invoice 42" from ada@example.com'
+    shown = invoke(runner, "jobs", "show", job.number, "--data-dir", str(demo_dir)).output
+    assert 'summary: "Invoice 42" from ada@example.com\n' in shown
+    assert "envelope: MAIL FROM:<ada@example.com> RCPT TO:<billing@payloads.localhost>\n" in shown
+    assert (f"--- attachments: 2 (--attachment N prints one)\n  1. invoice.csv · text/csv · {len(csv)} bytes\n"
+            "  2. scan.pdf · application/pdf · 3 bytes\n") in shown
+
+    by_name = runner.invoke(main, ["jobs", "show", job.number, "--attachment", "invoice.csv", "--data-dir",
+                                   str(demo_dir)])
+    by_number = runner.invoke(main, ["jobs", "show", job.number, "--attachment", "2", "--data-dir", str(demo_dir)])
+    assert (by_name.exit_code, by_name.stdout_bytes, by_number.stdout_bytes) == (0, csv, b"%PD")
+    unknown = invoke(runner, "jobs", "show", job.number, "--attachment", "3", "--data-dir", str(demo_dir))
+    assert unknown.exit_code == 1
+    assert unknown.stderr == f"error: {job.number} has no attachment '3'; it has 1 invoice.csv, 2 scan.pdf\n"
+    both = invoke(runner, "jobs", "show", job.number, "--attachment", "1", "--json", "--data-dir", str(demo_dir))
+    assert both.exit_code == 2

@@ -173,6 +173,7 @@ def test_an_update_of_a_job_in_a_sealed_segment_is_seen_everywhere(log: JobLog, 
     assert updated is not None
     updated.status = "Failed"
     updated.error = "replayed: still failing"
+    updated.summary = '"Invoice 42 overdue" from ada@example.com'
     log.save(updated)
 
     def check(current: JobLog, all_jobs: list[Job]) -> None:
@@ -181,6 +182,7 @@ def test_an_update_of_a_job_in_a_sealed_segment_is_seen_everywhere(log: JobLog, 
         assert old.number in numbers(current.newest(statuses={"Failed"}, limit=100))
         assert old.number not in numbers(current.newest(statuses={"Completed"}, limit=100))
         assert numbers(current.newest(text="still failing")) == [old.number]
+        assert numbers(current.newest(text="INVOICE 42")) == [old.number]  # an email's subject, from its head
         expected = Counter(j.status for j in all_jobs if j.number != old.number)
         expected["Failed"] += 1
         assert current.counts() == dict(expected)
@@ -227,3 +229,14 @@ def test_unfinished_lists_queued_processing_retrying_oldest_first(log: JobLog) -
     got = log.unfinished()
     assert numbers(got) == [j.number for j in sorted(expected, key=lambda j: (j.created, j.seq, j.kind))]
     assert revived.number in numbers(got) and done.number not in numbers(got)
+
+
+def test_an_index_written_before_heads_had_a_summary_still_reads() -> None:
+    import msgspec
+
+    from payloads_tui.store.jobformat import decode_heads
+
+    older = msgspec.msgpack.encode([["IN-1", "inbound", 1, "stripe", "Billing", "Completed", "Email", 1.5, None,
+                                     [], 0, 120]])
+    [head] = decode_heads(older)
+    assert (head.number, head.length, head.summary) == ("IN-1", 120, None)

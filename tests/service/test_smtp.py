@@ -249,6 +249,10 @@ async def test_send_email_with_html_and_attachment(workspace: Workspace, service
     [number] = numbers_of(reply.removeprefix("250 "))
     job = await wait_for_job(workspace, number)
     assert job.status == "Completed", job.error
+    assert job.summary == '"With attachment" from ops@example.com'  # what tells it from the other emails
+    assert [j.number for j in workspace.newest_jobs("inbound", text="with ATTACHMENT")] == [number]
+    [attached] = job.context["attachments"]
+    assert (attached["filename"], attached["size"]) == ("invoice.csv", len(attachment.read_bytes()))
     [task] = [t for t in workspace.records.all("Task") if t["subject"] == "With attachment"]
     assert task["attachments"] == 1 and "See attached." in task["description"]
 

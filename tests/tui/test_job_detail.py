@@ -169,3 +169,21 @@ def test_links_say_which_rerun_is_a_retry_and_which_a_replay() -> None:
     replay = Job(number="OUT-4", kind="outbound", integration="stripe", payload="p", source="Replay")
     replay.links.original = "OUT-2"
     assert related_jobs(replay) == [("OUT-2", "original of this replay")]
+
+
+def test_an_email_job_says_its_subject_envelope_and_attachments() -> None:
+    from payloads_tui.domain.models import Job
+    from payloads_tui.tui.screens.job_detail import ATTACHMENTS_SHOWN, summary
+
+    attachments = [{"filename": f"scan-{n}.pdf", "content_type": "application/pdf", "size": 1234, "sha256": "ab"}
+                   for n in range(ATTACHMENTS_SHOWN + 2)]
+    job = Job(number="IN-9", kind="inbound", integration="stripe", payload="Billing", status="Completed",
+              source="Email", summary='"Invoice 42" from ada@example.com',
+              context={"mail_from": "ada@example.com", "rcpt": "billing@payloads.localhost",
+                       "attachments": attachments})
+    lines = summary(job, job.created).plain.splitlines()
+    assert lines[1] == '"Invoice 42" from ada@example.com'
+    assert "envelope MAIL FROM:<ada@example.com> RCPT TO:<billing@payloads.localhost>" in lines
+    assert "attachment scan-0.pdf · application/pdf · 1,234 bytes" in lines
+    assert f"attachment scan-{ATTACHMENTS_SHOWN}.pdf · application/pdf · 1,234 bytes" not in lines
+    assert "… 2 more attachments (payloads jobs show IN-9 lists them all)" in lines

@@ -253,6 +253,22 @@ def _parsed(message: Message) -> ParsedBody:
     return ParsedBody(document=document, attachments=tuple(attachments))
 
 
+#: A summary longer than this is cut (a subject may be any length).
+SUMMARY_CHARS = 200
+
+
+def summary_of(document: Any) -> str | None:
+    """`"Invoice 42 overdue" from ada@example.com`: what tells one email's job from another's."""
+    if not isinstance(document, dict):
+        return None
+    subject = " ".join(str(document.get("subject") or "").split())
+    sender = document.get("from")
+    text = f"\"{subject}\"" if subject else "(no subject)"
+    if sender:
+        text += f" from {sender}"
+    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
+
+
 _HEADERS_END = re.compile(rb"\r?\n\r?\n")
 _MESSAGE_ID = re.compile(rb"^message-id[ \t]*:", re.IGNORECASE | re.MULTILINE)
 

@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from payloads_tui.domain.emailjob import attachment_text, attachments_of, envelope_text
 from payloads_tui.domain.models import FINISHED_STATUSES, Job
 from payloads_tui.domain.words import counted
 from payloads_tui.tui.calls import attempt, workspace_work
@@ -39,6 +40,8 @@ from payloads_tui.tui.widgets.topbar import TopBar
 
 #: Per-record results listed, at most.
 RESULTS_SHOWN = 500
+#: An email's attachments listed in the summary, at most.
+ATTACHMENTS_SHOWN = 5
 
 
 class BodiesRead(Message):
@@ -57,11 +60,21 @@ def summary(job: Job, now: float) -> Text:
     line = Text.assemble((job.number, "bold"), "  ")
     line.append_text(status_text(job.status))
     line.append(f"  {job.payload}", style="bold")
+    if job.summary:
+        line.append(f"\n{job.summary}")
     took = ""
     if job.status in FINISHED_STATUSES:  # the whole run, retries' waits included; not a link added later
         took = f" · took {format_duration(job.timings.get('total', job.modified - job.created))}"
     line.append(f"\nsource {job.source} · created {format_moment(job.created, now)} · "
                 f"modified {format_moment(job.modified, now)}{took}", style="dim")
+    if envelope := envelope_text(job):
+        line.append(f"\nenvelope {envelope}", style="dim")
+    attachments = attachments_of(job)
+    for attachment in attachments[:ATTACHMENTS_SHOWN]:
+        line.append(f"\nattachment {attachment_text(attachment)}", style="dim")
+    if len(attachments) > ATTACHMENTS_SHOWN:
+        line.append(f"\n… {counted(len(attachments) - ATTACHMENTS_SHOWN, 'more attachment')} "
+                    f"(payloads jobs show {job.number} lists them all)", style="dim")
     line.append(f"\nrecords processed {job.records_processed}")
     if job.records_failed:
         line.append(f" · failed {job.records_failed}", style="bold red")

@@ -100,7 +100,7 @@ class JobsPane(Pane):
         with Horizontal(id="jobs-filter"):
             yield Select(STATUS_CHOICES, prompt="any status", id="jobs-filter-status", compact=True)
             yield Select([], prompt="any payload", id="jobs-filter-payload", compact=True)
-            yield Input(placeholder="text in number, payload, error…", id="jobs-filter-text", compact=True)
+            yield Input(placeholder="text in number, payload, error, subject…", id="jobs-filter-text", compact=True)
         yield Static("", id="inbound-jobs-title", classes="table-title")
         yield JobsTable("inbound", clock=self.clock, id="inbound-jobs")
         yield Static("", id="outbound-jobs-title", classes="table-title")
