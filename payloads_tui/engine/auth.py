@@ -102,6 +102,11 @@ def mask_url(url: str, secret_query: Iterable[str]) -> str:
     return f"{base}?{'&'.join(parts)}{hash_sep}{fragment}"
 
 
+def mask_query(query: Mapping[str, str]) -> dict[str, str]:
+    """A copy of parsed query parameters fit for the job log: those named in `SENSITIVE_QUERY` masked."""
+    return {name: (MASK if name.lower() in SENSITIVE_QUERY else value) for name, value in query.items()}
+
+
 def _has(credential: Credential, name: str) -> bool:
     if name in SECRET_FIELDS.get(credential.kind, ()):
         return bool(credential.secrets.get(name))

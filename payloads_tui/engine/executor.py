@@ -939,7 +939,7 @@ class Executor:
         job = self._jobs.create("outbound", slug, outbound.name, "External API")
         job.request = HttpExchange(
             method="GET",
-            url=url or f"/api/{slug}" + (f"?{urlencode(query)}" if query else ""),
+            url=mask_url(url or f"/api/{slug}" + (f"?{urlencode(query)}" if query else ""), ()),
             headers=mask_headers(headers or {}),
         )
 

@@ -64,6 +64,7 @@ from payloads_tui.domain.models import (
     now,
 )
 from payloads_tui.domain.signatures import verify_hmac_signature, verify_stripe_signature, verify_token
+from payloads_tui.engine.auth import mask_query, mask_url
 from payloads_tui.engine.events import AuthRejected, ConfigChanged, Event, JobChanged
 from payloads_tui.settings import Limits
 from payloads_tui.store.vault import MASK
@@ -162,6 +163,12 @@ def request_url(request: Request) -> str:
     query = scope.get("query_string", b"")
     url = f"{scope.get('scheme', 'http')}://{host}{scope['path']}"
     return f"{url}?{query.decode('latin-1')}" if query else url
+
+
+def logged_url(request: Request) -> str:
+    """`request_url`, with the values of well-known secret query parameters (`api_key`, `token`, …) masked."""
+    url = request_url(request)
+    return mask_url(url, ()) if request.scope.get("query_string") else url
 
 
 def query_of(request: Request) -> dict[str, str]:
@@ -370,7 +377,7 @@ class HttpReceiver:
         jobs = self.workspace.jobs
         exchange = HttpExchange(
             method=request.method,
-            url=request_url(request),
+            url=logged_url(request),
             headers=self.logged_headers(request, api),
             content_type=content_type,
         )
@@ -385,7 +392,7 @@ class HttpReceiver:
                 api.payload,
                 "External API",
                 request=exchange,
-                context={"api": api.path, "query": query_of(request)},
+                context={"api": api.path, "query": mask_query(query_of(request))},
             )
             if parse_error is not None:
                 job.status = "Failed"
@@ -425,7 +432,7 @@ class HttpReceiver:
         try:
             body, content_type, job = await self.executor.serve_api(
                 integration.slug, api.payload, query=query_of(request),
-                url=request_url(request), headers=self.logged_headers(request, api),
+                url=logged_url(request), headers=self.logged_headers(request, api),
             )
         except NotFoundError as exc:
             return error_response(404, str(exc))
