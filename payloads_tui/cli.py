@@ -364,7 +364,8 @@ class StatusChanges:
     """Which job events show a status not yet printed for that job (the newest 10,000 jobs remembered).
 
     An event carries the job as it is when it is handled, not as it was when announced, so
-    two events of one job can show the same status; a log prints it once.
+    two events of one job can show the same status; a log prints it once. Each wait to
+    retry is new (its next attempt differs), so every wait gets its line.
     """
 
     def __init__(self, remembered: int = 10_000) -> None:
@@ -372,9 +373,10 @@ class StatusChanges:
         self._remembered = remembered
 
     def is_new(self, job: Any) -> bool:
-        if self._printed.get(job.number) == job.status:
+        state = f"Retrying {job.next_attempt_at}" if job.status == "Retrying" else job.status
+        if self._printed.get(job.number) == state:
             return False
-        self._printed[job.number] = job.status
+        self._printed[job.number] = state
         if len(self._printed) > self._remembered:
             del self._printed[next(iter(self._printed))]
         return True

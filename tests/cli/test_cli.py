@@ -597,3 +597,18 @@ def test_jobs_show_says_what_an_email_was_and_prints_an_attachment(runner: CliRu
     assert unknown.stderr == f"error: {job.number} has no attachment '3'; it has 1 invoice.csv, 2 scan.pdf\n"
     both = invoke(runner, "jobs", "show", job.number, "--attachment", "1", "--json", "--data-dir", str(demo_dir))
     assert both.exit_code == 2
+
+
+def test_the_serve_log_prints_a_status_once_and_every_wait_to_retry() -> None:
+    from payloads_tui.cli import StatusChanges
+    from payloads_tui.domain.models import Job
+
+    changes = StatusChanges()
+    job = Job(number="OUT-3", kind="outbound", integration="stripe", payload="Customer: Create",
+              status="Retrying", next_attempt_at=1000.0)
+    shown = [changes.is_new(job), changes.is_new(job)]  # two events of one version
+    job.next_attempt_at = 1004.0  # the second wait
+    shown += [changes.is_new(job), changes.is_new(job)]
+    job.status, job.next_attempt_at = "Failed", None
+    shown += [changes.is_new(job), changes.is_new(job)]
+    assert shown == [True, False, True, False, True, False]
