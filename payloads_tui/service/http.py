@@ -32,7 +32,7 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httptools
@@ -586,7 +586,13 @@ class JsonErrorsProtocol(HttpToolsProtocol):
     character in a header) with a plain-text 400 that does not say what was wrong. And with
     httptools it takes headers of any size: a client could fill memory with one request, and
     the job log with every webhook (headers are logged with the job; bodies have their limit).
+
+    Its refusals go to `on_refused(where, reason, peer)`, which the service announces as
+    `AuthRejected` like every other refusal (so `serve` collapses a scanner's burst into one
+    counting line); without one they are logged.
     """
+
+    on_refused: Callable[[str, str, str], None] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -635,8 +641,13 @@ class JsonErrorsProtocol(HttpToolsProtocol):
         Logged with the sender and the reason, in place of uvicorn's "Invalid HTTP request
         received." (`_WithoutUvicornsNotice`), which says neither.
         """
-        peer = "%s:%d" % self.client if self.client else "an unknown address"
-        log.warning("refused a request from %s: %s, %s", peer, status.decode("ascii")[:3], error)
+        peer = "%s:%d" % self.client if self.client else ""
+        reason = f"{status.decode('ascii')[:3]}, {error}"
+        if self.on_refused is not None:
+            self.on_refused("a request that is not valid HTTP" if status.startswith(b"400") else "HTTP request",
+                            reason, peer)
+        else:
+            log.warning("refused a request from %s: %s", peer or "an unknown address", reason)
         body = _json.encode({"error": error})
         head = [b"HTTP/1.1 ", status, b"\r\n"]
         for name, value in self.server_state.default_headers:
@@ -667,14 +678,15 @@ class EmbeddedServer(uvicorn.Server):
 class HttpServer:
     """Serves an ASGI app on a socket bound by the caller, as a task of the running loop."""
 
-    def __init__(self, app: Any, sock: socket.socket, *, graceful_seconds: int = 5) -> None:
+    def __init__(self, app: Any, sock: socket.socket, *, graceful_seconds: int = 5,
+                 on_refused: Callable[[str, str, str], None] | None = None) -> None:
         logging.getLogger("uvicorn.error").addFilter(_WITHOUT_UVICORNS_NOTICE)  # kept once, however many servers start
         host, port = sock.getsockname()[:2]
         config = uvicorn.Config(
             app,
             host=host,
             port=port,
-            http=JsonErrorsProtocol,
+            http=type("JsonErrorsProtocol", (JsonErrorsProtocol,), {"on_refused": staticmethod(on_refused)}),
             ws="none",
             lifespan="off",
             log_config=None,

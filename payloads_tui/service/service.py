@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from payloads_tui.domain.errors import NotFoundError, PayloadsError, ServiceError
 from payloads_tui.domain.models import Integration
-from payloads_tui.engine.events import ServiceChanged
+from payloads_tui.engine.events import AuthRejected, ServiceChanged
 from payloads_tui.engine.executor import Executor
 from payloads_tui.engine.inboundworker import InboundWorker
 from payloads_tui.service.gctune import GcTuning
@@ -241,7 +241,7 @@ class Service:
             if http_sock is not None:
                 self._http_bound = self._bound(http_sock)
                 app = make_http_app(self.workspace, self.executor, settings.limits)
-                self._http = HttpServer(app, http_sock)
+                self._http = HttpServer(app, http_sock, on_refused=self._refused_request)
                 http_sock = None  # the server owns it now
                 await self._http.start()
             if smtp_sock is not None:
@@ -279,6 +279,10 @@ class Service:
         await self._stop_parts()
         if was_running:
             self.workspace.events.publish(ServiceChanged(False))
+
+    def _refused_request(self, where: str, reason: str, peer: str) -> None:
+        """A request the HTTP server refused before it reached an integration (not HTTP, headers too large)."""
+        self.workspace.events.publish(AuthRejected("", where, reason, peer))
 
     @staticmethod
     def _bound(sock: socket.socket) -> Address:

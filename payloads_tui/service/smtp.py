@@ -219,6 +219,9 @@ class SmtpServer:
     """aiosmtpd on a socket bound by the caller, served by the running loop."""
 
     def __init__(self, handler: MailHandler, sock: socket.socket, limits: Limits, *, timeout: float = 300) -> None:
+        # aiosmtpd warns of every unknown command and bad PROXY line: a scanner's noise, answered 500
+        # already. Its errors (a session that failed) stay logged.
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
         self.handler = handler
         self.sock = sock
         self.limits = limits
@@ -232,6 +235,7 @@ class SmtpServer:
             hostname=self.handler.hostname,
             data_size_limit=self.limits.max_message_bytes,
             enable_SMTPUTF8=True,
+            ident="ESMTP Payloads",  # not aiosmtpd's "Python SMTP 1.4.6": no library version to a scanner
             timeout=self.timeout,
             loop=asyncio.get_running_loop(),
         )

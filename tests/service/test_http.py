@@ -300,7 +300,7 @@ async def test_body_limits(workspace: Workspace, client: httpx.AsyncClient, even
 
 
 async def test_a_request_that_cannot_be_parsed_gets_a_json_400(
-    workspace: Workspace, service: Service, client: httpx.AsyncClient
+    workspace: Workspace, service: Service, client: httpx.AsyncClient, events: list
 ) -> None:
     before = job_count(workspace)
     host, port = service.http_url.removeprefix("http://").rsplit(":", 1)  # type: ignore[union-attr]
@@ -324,6 +324,9 @@ async def test_a_request_that_cannot_be_parsed_gets_a_json_400(
         assert error.startswith(f"malformed HTTP request: {reason};") and "Content-Length" in error
     assert job_count(workspace) == before
     assert (await client.get("/healthz")).status_code == 200  # the receiver is still serving
+    refused = [e for e in events if isinstance(e, AuthRejected)]
+    assert [e.reason.split(";")[0] for e in refused] == [f"400, malformed HTTP request: {r}" for r in broken.values()]
+    assert {(e.integration, e.where) for e in refused} == {("", "a request that is not valid HTTP")}
 
 
 async def test_content_types(workspace: Workspace, client: httpx.AsyncClient, events: list) -> None:
@@ -401,7 +404,8 @@ async def test_a_larger_malformed_body_goes_to_a_blob(workspace: Workspace, clie
 
 
 async def test_headers_over_the_limit_get_a_json_431_and_no_job(
-    workspace: Workspace, service: Service, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    workspace: Workspace, service: Service, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture,
+    events: list
 ) -> None:
     from payloads_tui.service.http import MAX_HEAD_BYTES
 
@@ -440,8 +444,10 @@ async def test_headers_over_the_limit_get_a_json_431_and_no_job(
         writer.close()
     assert answer.startswith(b"HTTP/1.1 431 ")
     assert job_count(workspace) == before
+    refused = [e for e in events if isinstance(e, AuthRejected)]  # as other refusals: serve collapses a burst
+    assert len(refused) == 3 and {e.where for e in refused} == {"HTTP request"}
+    assert all(e.reason.startswith("431, the request line") and e.peer.startswith("127.0.0.1:") for e in refused)
     said = [r.getMessage() for r in caplog.records]
-    assert any(m.startswith("refused a request from 127.0.0.1:") and ": 431, the request line" in m for m in said)
     assert "Invalid HTTP request received." not in said  # uvicorn's line, which names neither sender nor reason
 
     # Just under the limit, with a body arriving in the same reads: accepted.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import smtplib
 import time
@@ -203,6 +204,20 @@ async def test_a_long_body_is_whole_in_its_record_and_cut_in_the_job_log(workspa
     logged = job.results[0].values["description"]
     assert logged.startswith(text[:VALUE_CHARS]) and len(logged) < VALUE_CHARS + 100
     assert logged.endswith(f"… ({len(task['description']):,} characters in all; the record holds them)")
+
+
+async def test_the_greeting_names_no_library_and_unknown_commands_are_not_logged(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    host, port = service.smtp_host_port
+    reader, writer = await asyncio.open_connection(host, port)
+    greeting = await asyncio.wait_for(reader.readline(), timeout=5)
+    writer.write(b"FOO bar\r\n")
+    answer = await asyncio.wait_for(reader.readline(), timeout=5)
+    writer.close()
+    assert greeting == b"220 payloads.localhost ESMTP Payloads\r\n"
+    assert answer.startswith(b"500 ")
+    assert not [r for r in caplog.records if r.name == "mail.log" and r.levelno >= logging.WARNING]
 
 
 async def test_size_is_announced_and_enforced(workspace: Workspace, service: Service, events: list) -> None:
