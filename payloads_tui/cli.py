@@ -226,6 +226,11 @@ def import_cmd(ctx: click.Context, file: Path, on_conflict: str) -> None:
     click.echo(f"Imported {integration.name}{renamed} ({result.action}); {result.secrets_imported} secrets imported.")
     if result.schemas_created:
         click.echo(f"Object schemas created: {', '.join(result.schemas_created)}")
+    if result.variables_kept:
+        click.echo(f"Kept this data directory's values of variables (the bundle's differ): "
+                   f"{', '.join(result.variables_kept)}")
+    if result.secrets_kept:
+        click.echo(f"Kept this data directory's secrets (the bundle left them out): {', '.join(result.secrets_kept)}")
     if result.secrets_missing:
         click.echo(f"Secrets to set (the bundle left them out): {', '.join(result.secrets_missing)}")
     if result.deactivated:

@@ -116,6 +116,10 @@ class ImportResult:
     secrets_imported: int = 0
     #: Secrets the bundle left out that this environment does not have either: set them.
     secrets_missing: list[str] = field(default_factory=list)
+    #: Secrets the bundle left out that a replaced integration had: kept.
+    secrets_kept: list[str] = field(default_factory=list)
+    #: Variables whose value here differs from the bundle's: a replace keeps this environment's value.
+    variables_kept: list[str] = field(default_factory=list)
     #: External APIs saved inactive because they arrived without their token or signing secret.
     deactivated: list[str] = field(default_factory=list)
     #: Email Services saved inactive because another integration here has their address active.
@@ -533,7 +537,9 @@ def import_bundle(
             f"an integration named {clash.name!r} already exists (slug {clash.slug!r}); "
             "import with on_conflict='rename', or rename one of them"
         )
+    bundled_values = dict(incoming.variables)
     kept_secrets = _assign_ids(incoming, existing, keep_secrets=fernet is None)
+    variables_kept = sorted(name for name, value in bundled_values.items() if incoming.variables[name] != value)
     for api in switched_off:
         api.active = not _unsecured(api)
     taken = config.active_addresses(besides=incoming.id)
@@ -573,6 +579,8 @@ def import_bundle(
         schemas_kept=kept_schemas,
         secrets_imported=len(opened),
         secrets_missing=[label for label in left_out if label not in kept_secrets],
+        secrets_kept=sorted(kept_secrets),
+        variables_kept=variables_kept,
         deactivated=[f"{api.method} {api.path}" for api in switched_off if not api.active],
         emails_deactivated=[f"{email.address} (active in {taken[email.key][0]})"
                             for email in addresses_taken],

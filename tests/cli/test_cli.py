@@ -111,6 +111,10 @@ def test_export_import_round_trip_without_secrets(runner: CliRunner, demo_dir: P
     assert "skipped" in again.output
     renamed = invoke(runner, "import", str(bundle), "--on-conflict", "rename", "--data-dir", str(other))
     assert "stripe-2" in renamed.output
+    data["integration"]["variables"]["base_url"] = "http://127.0.0.1:9/elsewhere"
+    bundle.write_text(json.dumps(data))
+    replaced = invoke(runner, "import", str(bundle), "--on-conflict", "replace", "--data-dir", str(other))
+    assert "Kept this data directory's values of variables (the bundle's differ): base_url\n" in replaced.output
     listed = invoke(runner, "integrations", "--data-dir", str(other)).output
     assert "stripe-2" in listed
 

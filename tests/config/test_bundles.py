@@ -283,6 +283,7 @@ def test_replace_keeps_ids_and_local_variable_values_and_shows_field_changes(
     assert result.action == "replaced" and replaced.id == local.id
     assert ids_of(replaced) == ids_of(local)
     assert replaced.variables == {"currency": "USD", "stripe_account": "acct_local", "region": "eu"}
+    assert result.variables_kept == ["currency", "stripe_account"]  # said, not silently kept
     assert replaced.inbound[0].targets[0].items == "data"
     entries = target.history.entries(integration="stripe", limit=10_000)
     new_entries = {(e.action, e.kind, e.name): e for e in entries[: len(entries) - history_before]}
@@ -302,6 +303,9 @@ def test_replace_without_secrets_keeps_the_local_secrets(source: Env, target: En
     result = import_bundle(target.config, target.vault, plain, on_conflict="replace")
     assert result.action == "replaced"
     assert result.secrets_missing == [] and result.deactivated == []
+    assert result.secrets_kept == ["apis[GET orders].secret", "apis[POST customers].token_hash",
+                                   "apis[POST stripe/webhook].secret", "credentials[Legacy Basic].password",
+                                   "credentials[Stripe Secret Key].token"]  # said, not silently kept
     assert all(a.active for a in result.integration.apis)
     assert sorted(target.config.ciphertexts()) == local_secrets
     assert result.integration.api("customers", "POST").token_hash == token_hash(API_TOKEN)

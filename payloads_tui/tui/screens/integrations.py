@@ -278,6 +278,10 @@ def describe_import(result: object) -> str:
         return "An integration with that slug exists here; skipped (import again with replace or rename)."
     renamed = getattr(result, "renamed_to", None)
     parts = [f"Imported {integration.name}" + (f" as {renamed}" if renamed else "") + f" ({action})."]
+    if kept := getattr(result, "variables_kept", None):
+        parts.append(f"Kept this data directory's values of variables: {', '.join(kept)}.")
+    if kept := getattr(result, "secrets_kept", None):
+        parts.append(f"Kept this data directory's secrets the bundle left out: {', '.join(kept)}.")
     if missing := getattr(result, "secrets_missing", None):
         parts.append(f"Set these secrets: {', '.join(missing)}.")
     if deactivated := getattr(result, "deactivated", None):
