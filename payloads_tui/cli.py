@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 import click
 
 from payloads_tui import __version__
-from payloads_tui.domain.errors import NotFoundError, PayloadsError
+from payloads_tui.domain.errors import LockedError, NotFoundError, PayloadsError
 from payloads_tui.domain.words import counted
 from payloads_tui.settings import Settings, default_demo_home, load_settings
 
@@ -40,6 +40,8 @@ def reports_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except LockedError as exc:
+            fail(locked_message(exc))
         except PayloadsError as exc:
             fail(str(exc))
         except click.ClickException as exc:
@@ -48,6 +50,22 @@ def reports_errors(func: F) -> F:
             fail(exc.format_message())
 
     return wrapper  # type: ignore[return-value]
+
+
+def locked_message(exc: LockedError) -> str:
+    """Why the data directory is not this command's: a healthy service there is said plainly."""
+    from payloads_tui.service.remote import running_service_pid
+
+    pid = running_service_pid(Path(exc.path))
+    if pid is None:
+        return str(exc)
+    names, ctx = [], click.get_current_context()
+    while ctx.parent is not None:  # "key rotate", whatever the program is called (python -m payloads_tui)
+        names.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
+    command = " ".join(["payloads", *names])
+    return (f"a service runs the data directory {exc.path} (process {pid}), and `{command}` needs the directory "
+            "to itself: stop that service first")
 
 
 def _store_data_dir(ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:

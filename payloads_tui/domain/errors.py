@@ -66,6 +66,7 @@ class LockedError(StoreError):
     """Another process holds the data directory's writer lock."""
 
     def __init__(self, path: str, pid: int | None) -> None:
+        self.path = path
         self.pid = pid
         holder = f"process {pid}" if pid else "another process"
         super().__init__(

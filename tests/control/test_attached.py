@@ -124,7 +124,8 @@ def test_cli_changes_go_through_the_running_service(served: Served) -> None:
 
     refused = cli(served.home, "key", "rotate")
     assert refused.returncode == 1
-    assert f"process {served.process.pid}" in refused.stderr
+    assert refused.stderr == (f"error: a service runs the data directory {served.home} (process {served.process.pid}),"
+                              " and `payloads key rotate` needs the directory to itself: stop that service first\n")
 
     sent = cli(served.home, "send-email", "--smtp", served.smtp, "--to", DEMO_EMAIL, "--subject", "Invoice overdue")
     assert sent.returncode == 0 and "queued as IN-" in sent.stdout
