@@ -84,6 +84,18 @@ data_dir_option = click.option(
 )
 
 
+def checked_address(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A `--http`/`--smtp` value, checked as the settings check it: a wrong one is a usage error (exit 2)."""
+    from payloads_tui.settings import parse_address
+
+    if value is not None:
+        try:
+            parse_address(value, "address")
+        except PayloadsError as exc:
+            raise click.BadParameter(getattr(exc, "reason", str(exc))) from None
+    return value
+
+
 def settings_from(ctx: click.Context, *, demo: bool = False, **overrides: Any) -> Settings:
     """Settings for this invocation: file < environment < flags."""
     data_dir = (ctx.find_root().obj or {}).get("data_dir")
@@ -146,8 +158,8 @@ def print_integrations(ws: Any) -> None:
 def demo(ctx: click.Context, seed_only: bool) -> None:
     """Seed the Stripe example (if empty) in the demo data directory, then open the console.
 
-    The demo keeps its own data directory (PAYLOADS_HOME when set, else one beside the
-    default data directory), so it never mixes with real integrations.
+    The demo keeps its own data directory (--data-dir, else PAYLOADS_HOME when set, else one
+    beside the default data directory), so it never mixes with real integrations.
     """
     from payloads_tui.domain.errors import LockedError
 
@@ -511,8 +523,10 @@ def with_executor(ws: Any, attached: bool, action: Callable[[], Awaitable[Any]])
 
 @main.command()
 @data_dir_option
-@click.option("--http", "http", metavar="HOST:PORT", help="HTTP receiver address (default 127.0.0.1:8787, PAYLOADS_HTTP).")
-@click.option("--smtp", "smtp", metavar="HOST:PORT", help="SMTP receiver address (default 127.0.0.1:2525, PAYLOADS_SMTP).")
+@click.option("--http", "http", metavar="HOST:PORT", callback=checked_address,
+              help="HTTP receiver address (default 127.0.0.1:8787, PAYLOADS_HTTP).")
+@click.option("--smtp", "smtp", metavar="HOST:PORT", callback=checked_address,
+              help="SMTP receiver address (default 127.0.0.1:2525, PAYLOADS_SMTP).")
 @click.option("--sandbox", is_flag=True, help="Also start the local Stripe-like sandbox API.")
 @click.pass_context
 @reports_errors
@@ -570,7 +584,7 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
                     click.echo(f"Sandbox        {service.sandbox_url}")
                 for warning in service.exposure_warnings():
                     click.echo(f"warning: {warning}", err=True)
-                click.echo("Ctrl+C stops.")
+                click.echo("Ctrl+C stops." if sys.stdin.isatty() else "Running; SIGTERM stops.")  # systemd: no Ctrl+C
                 await stop.wait()
             finally:
                 refusals.flush()
@@ -896,7 +910,7 @@ def running_smtp(settings: Any) -> tuple[str, int] | None:
 @click.option("--body", help="Text of the message.")
 @click.option("--file", "body_file", type=click.File("r"), help="Read the text from this file ('-' for stdin).")
 @click.option("--attach", "attachments", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--smtp", "smtp", metavar="HOST:PORT",
+@click.option("--smtp", "smtp", metavar="HOST:PORT", callback=checked_address,
               help="SMTP receiver to send to (default: that of the service running on the data directory, "
                    "else the configured one).")
 @click.pass_context

@@ -31,8 +31,10 @@ APP_NAME = "payloads"
 def parse_address(value: str, what: str) -> tuple[str, int]:
     """`host:port` (or `[::1]:port`) → (host, port); port 0 means any free port."""
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not sep or not port.isdigit():
         raise ValidationError(f"{value!r} is not host:port (e.g. 127.0.0.1:8787)", what)
+    if int(port) > 65535:
+        raise ValidationError(f"{value!r}: port {port} is out of range (0 to 65535)", what)
     host = host.strip("[]") or "127.0.0.1"
     return host, int(port)
 

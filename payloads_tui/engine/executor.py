@@ -820,7 +820,7 @@ class Executor:
         if outbound.initiated == "api":
             raise ValidationError(
                 f"{outbound.name!r} is API initiated: other systems GET it through its External API; "
-                "it is not sent", "initiated",
+                "it is not sent",
             )
         if record_ids is not None:
             await asyncio.to_thread(self._check_records, outbound, record_ids)
@@ -935,7 +935,7 @@ class Executor:
         integration = self._config.get(slug)
         outbound = _outbound_payload(integration, payload)
         if outbound.initiated != "api":
-            raise ValidationError(f"{outbound.name!r} is locally initiated; it cannot answer a GET", "initiated")
+            raise ValidationError(f"{outbound.name!r} is locally initiated; it cannot answer a GET")
         job = self._jobs.create("outbound", slug, outbound.name, "External API")
         job.request = HttpExchange(
             method="GET",

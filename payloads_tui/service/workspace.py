@@ -293,7 +293,7 @@ class Workspace:
         number = job_number(number)
         job = self.jobs.get(number)
         if job is None:
-            raise NotFoundError(f"no job {number}")
+            raise NotFoundError(f"no job {number}; it may have been pruned")
         return job
 
     def newest_jobs(

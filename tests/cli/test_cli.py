@@ -616,3 +616,21 @@ def test_the_serve_log_prints_a_status_once_and_every_wait_to_retry() -> None:
     job.status, job.next_attempt_at = "Failed", None
     shown += [changes.is_new(job), changes.is_new(job)]
     assert shown == [True, False, True, False, True, False]
+
+
+@pytest.mark.parametrize("args, said", [
+    (["serve", "--http", "nonsense"], "Invalid value for '--http': 'nonsense' is not host:port (e.g. 127.0.0.1:8787)"),
+    (["serve", "--smtp", "127.0.0.1:99999"], "'127.0.0.1:99999': port 99999 is out of range (0 to 65535)"),
+    (["send-email", "--to", "a@b.example", "--smtp", "host"], "Invalid value for '--smtp': 'host' is not host:port"),
+])
+def test_a_wrong_address_option_is_a_usage_error(runner: CliRunner, tmp_path: Path, args: list[str],
+                                                 said: str) -> None:
+    result = invoke(runner, *args, "--data-dir", str(tmp_path / "home"))
+    assert result.exit_code == 2 and said in result.stderr and "Usage: " in result.stderr
+    assert not (tmp_path / "home").exists()  # refused before anything was opened
+
+
+def test_running_an_api_initiated_payload_says_why_not(runner: CliRunner, demo_dir: Path) -> None:
+    result = invoke(runner, "run", "stripe", "Expose Account Status", "--data-dir", str(demo_dir))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: 'Expose Account Status' is API initiated: other systems GET it")

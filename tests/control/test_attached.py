@@ -74,7 +74,7 @@ def serve(tmp_path: Path, *, ignore_hangup: bool = False) -> Iterator[Served]:
             if not line:
                 break
             lines.append(line)
-            if "Ctrl+C stops" in line:
+            if line.endswith(" stops.\n"):  # "Ctrl+C stops." in a terminal, "Running; SIGTERM stops." here
                 break
         text = "".join(lines)
         http_url = re.search(r"HTTP receiver\s+(\S+)", text)
