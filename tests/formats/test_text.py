@@ -56,6 +56,12 @@ def test_encode_text() -> None:
         ("Café".encode("utf-16"), "text/plain", "Café"),  # its BOM says how
         ("Café".encode("latin-1"), "text/plain; charset=x-unheard-of", "Caf\ufffd"),  # UTF-8 then, never an error
         (b"\xff\xfe\xfa", None, "\ufffd"),
+        (b'Subject: x\r\nContent-Type: text/plain; charset="iso-8859-1"\r\n\r\nCaf\xe9 cr\xe8me\r\n', "message/rfc822",
+         'Subject: x\r\nContent-Type: text/plain; charset="iso-8859-1"\r\n\r\nCaf\u00e9 cr\u00e8me\r\n'),
+        ("Subject: \u00e9t\u00e9\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\n".encode(), "message/rfc822",
+         "Subject: \u00e9t\u00e9\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\n"),  # UTF-8 first (SMTPUTF8)
+        (b"Content-Type: text/plain; charset=x-nope\r\n\r\nCaf\xe9", "message/rfc822",
+         "Content-Type: text/plain; charset=x-nope\r\n\r\nCaf\ufffd"),
     ],
 )
 def test_a_logged_body_reads_in_its_declared_charset(body: bytes, content_type: str | None, shown: str) -> None:

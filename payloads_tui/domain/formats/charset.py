@@ -124,12 +124,25 @@ def decode_text(body: bytes, charset: str | None, *, fallback: str | None = None
     return decode_lenient(body, UTF8)
 
 
+#: The first `charset=` of a raw email's parts (its own Content-Type declares none).
+_MIME_CHARSET = re.compile(rb"charset\s*=\s*\"?([A-Za-z0-9._:-]{1,40})", re.IGNORECASE)
+
+
 def readable_text(body: bytes, content_type: str | None) -> str:
     """A logged body as a person reads it: in the charset its Content-Type declares (or its BOM's),
-    else UTF-8; bytes that do not decode are replaced, and an unknown charset falls back to UTF-8."""
+    else UTF-8; bytes that do not decode are replaced, and an unknown charset falls back to UTF-8.
+
+    A raw email (`message/rfc822`) that is not UTF-8 is read in the first charset its parts
+    declare: 8-bit mail in ISO-8859-1 read `Caf\ufffd` for `Café`.
+    """
     from payloads_tui.domain.formats.contenttype import charset_of
 
     try:
-        return decode_text(body, charset_of(content_type))
+        charset = charset_of(content_type)
+        fallback = None
+        if charset is None and (content_type or "").lower().startswith("message/rfc822"):
+            found = _MIME_CHARSET.search(body)
+            fallback = text_codec(found[1].decode("ascii")) if found else None
+        return decode_text(body, charset, fallback=fallback)
     except ParseError:  # a charset Python does not know
         return decode_lenient(body, UTF8)
