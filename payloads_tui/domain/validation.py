@@ -47,14 +47,17 @@ _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _MERGED = "\ue000"  # stands for a merge field of an endpoint: its text is known only when a job runs
 
 
-def _unique(values: Iterable[str], field: str, what: str) -> None:
+def _unique(values: Iterable[str], field: str, what: str, attr: str | None = None) -> None:
+    """Each of `values` non-empty and different (any case); errors name `field[i]`, or `field[i].attr`
+    when `attr` is the one field of an item they are about (its form shows the error there)."""
     seen: set[str] = set()
     for index, value in enumerate(values):
+        where = f"{field}[{index}]" + (f".{attr}" if attr else "")
         key = value.strip().lower()
         if not key:
-            raise ValidationError(f"{what} must not be empty", f"{field}[{index}]")
+            raise ValidationError(f"{what} must not be empty", where)
         if key in seen:
-            raise ValidationError(f"{what} {value!r} is used twice; names must be unique", f"{field}[{index}]")
+            raise ValidationError(f"{what} {value!r} is used twice; names must be unique", where)
         seen.add(key)
 
 
@@ -106,7 +109,7 @@ def validate_integration(integration: Integration) -> None:
     _unique((p.name for p in integration.outbound), "outbound", "outbound payload name")
     _unique((c.name for c in integration.credentials), "credentials", "credential name")
     _unique((f"{a.method} {a.path}" for a in integration.apis), "apis", "external API")
-    _unique((e.address for e in integration.emails), "emails", "email address")
+    _unique((e.address for e in integration.emails), "emails", "email address", "address")
 
     inbound_names = {p.name for p in integration.inbound}
     outbound_names = {p.name for p in integration.outbound}

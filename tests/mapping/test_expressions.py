@@ -184,3 +184,18 @@ def test_outbound_good_payload_passes_and_static_elements_are_not_compiled() -> 
     payload = _outbound(elements=[Element(path="note", source="static", value="{not a merge field((")])
     validate_integration(_integration(outbound=[payload]))
     validate_integration(_integration(outbound=[_outbound()]))
+
+
+@pytest.mark.parametrize(("addresses", "reason"), [
+    (["billing@payloads.localhost", "Billing@Payloads.localhost"], "'Billing@Payloads.localhost' is used twice"),
+    (["billing@payloads.localhost", "  "], "email address must not be empty"),
+])
+def test_an_email_address_error_names_the_address_field(addresses: list[str], reason: str) -> None:
+    """The Email Service form shows it at its Address field, not as `emails[1]: …` at the form's foot."""
+    from payloads_tui.domain.models import EmailService
+
+    integration = _integration()
+    integration.emails = [EmailService(address=a, payload="Mail") for a in addresses]
+    with pytest.raises(ValidationError) as caught:
+        validate_integration(integration)
+    assert caught.value.field == "emails[1].address" and reason in caught.value.reason

@@ -131,7 +131,7 @@ class EmailForm(SavingForm[Integration]):
         email = self.email
         choices = [(p.name, p.name) for p in self.integration.inbound if p.content_type == "email"]
         yield FieldRow("Address", Input(email.address if email else "", id="f-address", compact=True,
-                                        placeholder="support@payloads.localhost"), name="address")
+                                        placeholder="e.g. support@payloads.localhost"), name="address")
         yield FieldRow("Payload", Select(choices, value=email.payload if email else Select.NULL, id="f-payload",
                                          compact=True, prompt="an inbound payload of content type Email"),
                        name="payload")
