@@ -372,6 +372,14 @@ def with_code(code: int | None, text: str | None) -> str:
     return f"{code} {text}".strip()
 
 
+def jobs_header() -> str:
+    """The head of `jobs`' columns: which time a line shows, in which zone (lines give local time)."""
+    import time
+
+    modified = f"MODIFIED ({time.strftime('%Z') or 'local'})"
+    return f"{'JOB':<9} {modified:<19}  {'STATUS':<19} INTEGRATION/PAYLOAD  [SOURCE] DETAIL"
+
+
 def job_line(job: Any) -> str:
     code = ""
     if job.response is not None and job.response.code is not None:
@@ -657,6 +665,8 @@ def jobs(ctx: click.Context, integration: str | None, statuses: tuple[str, ...],
                     f"no integration {integration!r} here, and no jobs of one by that name "
                     f"(integrations: {', '.join(slugs) or 'none yet'})"
                 )
+        if not as_json and (found or follow):
+            click.echo(jobs_header())
         for job in reversed(found) if follow else found:
             emit(job)
         if not found and not as_json:

@@ -245,6 +245,11 @@ def _raise_remote(answer: dict[str, Any]) -> None:
     raise ServiceError(message)
 
 
+#: When the service goes away mid-request (stopped, killed): what was done before stays done.
+CLOSED_WITHOUT_ANSWER = ("the service closed the connection without answering (did it stop?); what it had done "
+                         "stays done, and a job it had queued resumes when a service starts on this data directory")
+
+
 class ControlClient:
     """Talks to the control socket of the service running on a data directory."""
 
@@ -276,7 +281,7 @@ class ControlClient:
         except OSError as exc:
             raise ServiceError(f"the service on {self.path} did not answer ({exc})") from None
         if not buffer:
-            raise ServiceError("the service closed the connection without answering")
+            raise ServiceError(CLOSED_WITHOUT_ANSWER)
         answer = _decode(buffer)
         if not answer.get("ok"):
             _raise_remote(answer)
@@ -296,7 +301,7 @@ class ControlClient:
         finally:
             writer.close()
         if not line:
-            raise ServiceError("the service closed the connection without answering")
+            raise ServiceError(CLOSED_WITHOUT_ANSWER)
         answer = _decode(line)
         if not answer.get("ok"):
             _raise_remote(answer)

@@ -583,7 +583,11 @@ def test_jobs_show_says_what_an_email_was_and_prints_an_attachment(runner: CliRu
         ]}
         ws.jobs.save(job)
     listed = invoke(runner, "jobs", "--data-dir", str(demo_dir))
-    assert listed.output.splitlines()[0].endswith('[Email] 0 ok  · "Invoice 42" from ada@example.com')
+    header, first = listed.output.splitlines()[:2]
+    assert header.startswith(f"JOB       MODIFIED ({time.strftime('%Z')})")  # lines give local times
+    assert header.endswith("STATUS              INTEGRATION/PAYLOAD  [SOURCE] DETAIL")
+    assert first.endswith('[Email] 0 ok  · "Invoice 42" from ada@example.com')
+    assert first.index("Completed") == header.index("STATUS")  # the columns line up
     assert json.loads(invoke(runner, "jobs", "--json", "--data-dir", str(demo_dir)).output.splitlines()[0])[
         "summary"] == '"Invoice 42" from ada@example.com'
     shown = invoke(runner, "jobs", "show", job.number, "--data-dir", str(demo_dir)).output
