@@ -919,21 +919,28 @@ def running_smtp(settings: Any) -> tuple[str, int] | None:
 @click.option("--subject", default="Test from payloads", show_default=True)
 @click.option("--body", help="Text of the message.")
 @click.option("--file", "body_file", type=click.File("r"), help="Read the text from this file ('-' for stdin).")
-@click.option("--attach", "attachments", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--html", "html_file", type=click.File("r"),
+              help="Also send this HTML file as the message's HTML alternative ('-' for stdin).")
+@click.option("--attach", "attachments", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Attach this file (repeatable).")
 @click.option("--smtp", "smtp", metavar="HOST:PORT", callback=checked_address,
               help="SMTP receiver to send to (default: that of the service running on the data directory, "
                    "else the configured one).")
 @click.pass_context
 @reports_errors
 def send_email(ctx: click.Context, to: tuple[str, ...], sender: str, subject: str, body: str | None,
-               body_file: Any, attachments: tuple[Path, ...], smtp: str | None) -> None:
+               body_file: Any, html_file: Any, attachments: tuple[Path, ...], smtp: str | None) -> None:
     """Send a test email to the local SMTP receiver."""
     from payloads_tui.service.mail import send_email as deliver
 
     if body is not None and body_file is not None:
         raise click.UsageError("give --body or --file, not both")
+    if body_file is not None and html_file is not None and body_file.name == html_file.name == "<stdin>":
+        raise click.UsageError("--file and --html cannot both read standard input")
     text = body_file.read() if body_file is not None else (body if body is not None else "Hello from payloads.")
+    html = html_file.read() if html_file is not None else None
     settings = settings_from(ctx, smtp=smtp)
     host, port = settings.smtp_address if smtp else running_smtp(settings) or settings.smtp_address
-    reply = deliver(host, port, to=list(to), sender=sender, subject=subject, body=text, attachments=list(attachments))
+    reply = deliver(host, port, to=list(to), sender=sender, subject=subject, body=text, html=html,
+                    attachments=list(attachments))
     click.echo(f"Sent to {', '.join(to)} via {host}:{port}: {reply}")

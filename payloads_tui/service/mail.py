@@ -36,7 +36,7 @@ def build_message(
     sender: str,
     subject: str,
     body: str,
-    attachments: Sequence[Path] = (),
+    attachments: Sequence[Path | str] = (),
     html: str | None = None,
 ) -> EmailMessage:
     """A MIME message: text (and HTML alternative) plus attachments read from files."""
@@ -69,7 +69,7 @@ def send_email(
     sender: str,
     subject: str,
     body: str,
-    attachments: Sequence[Path] = (),
+    attachments: Sequence[Path | str] = (),
     html: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> str:

@@ -132,6 +132,13 @@ def test_cli_changes_go_through_the_running_service(served: Served) -> None:
     # Without --smtp: the service's own address (an ephemeral port here), not the configured 2525
     found = cli(served.home, "send-email", "--to", DEMO_EMAIL, "--subject", "Invoice overdue")
     assert found.returncode == 0 and f"via {served.smtp}:" in found.stdout and "queued as IN-" in found.stdout
+    page = served.home.parent / "invoice.html"
+    page.write_text("<p>Invoice <b>42</b> is overdue.</p>")
+    html = cli(served.home, "send-email", "--to", DEMO_EMAIL, "--subject", "As HTML", "--html", str(page))
+    assert html.returncode == 0, html.stderr
+    number = html.stdout.rsplit("queued as ", 1)[1].strip()
+    raw = cli(served.home, "jobs", "show", number, "--body", "request").stdout
+    assert "Content-Type: text/html" in raw and "<b>42</b>" in raw
 
     socket_file = served.home / "control.sock"
     assert stat.S_IMODE(socket_file.stat().st_mode) == 0o600

@@ -37,7 +37,7 @@ async def open_tab(app: PayloadsApp, pilot: object, key: str) -> IntegrationScre
 
 
 async def test_send_a_test_email_from_the_compose_form_and_see_its_job(live_app: PayloadsApp,
-                                                                       workspace: Workspace) -> None:
+                                                                       workspace: Workspace, tmp_path) -> None:
     app = live_app
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: workspace.service_status().get("running"), what="the service")
@@ -58,6 +58,13 @@ async def test_send_a_test_email_from_the_compose_form_and_see_its_job(live_app:
         assert "'J\u00f6rg' is not an email address" in text_of(sender_row.query_one(".field-error"))
         assert app.screen is form
         form.query_one("#f-from").value = "J\u00f6rg <j\u00f6rg@ex\u00e4mple.com>"  # needs SMTPUTF8: it crashed
+        form.query_one("#f-attach").value = str(tmp_path / "missing.pdf")
+        await pilot.press("ctrl+s")
+        attach_row = field_rows(form)["attach"]
+        await wait_for(pilot, lambda: attach_row.has_class("-invalid"), what="the missing file refused")
+        assert "missing.pdf: no such file" in text_of(attach_row.query_one(".field-error"))
+        (tmp_path / "invoice.csv").write_text("number,amount\nINV-42,12.50\n")
+        form.query_one("#f-attach").value = str(tmp_path / "invoice.csv")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.screen is screen)
         await pilot.press("2")
@@ -66,6 +73,8 @@ async def test_send_a_test_email_from_the_compose_form_and_see_its_job(live_app:
         job = workspace.job(table.numbers[0])
         assert job.source == "Email" and job.payload == "Billing Notification (Email)"
         assert job.context["mail_from"] == "j\u00f6rg@ex\u00e4mple.com"
+        await wait_for(pilot, lambda: workspace.job(job.number).status == "Completed", timeout=10)
+        assert [a["filename"] for a in workspace.job(job.number).context["attachments"]] == ["invoice.csv"]
         await wait_for(pilot, lambda: workspace.job(job.number).status == "Completed", timeout=10)
         tasks = workspace.list_records("Task")
         assert any(t.get("subject") == "Invoice 42 overdue" for t in tasks)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.widgets import Input, TextArea
@@ -21,6 +22,7 @@ class TestEmail:
     sender: str
     subject: str
     body: str
+    attachments: list[str] = field(default_factory=list)  # absolute paths: the service reads them
 
 
 class ComposeEmailForm(SavingForm[TestEmail]):
@@ -40,6 +42,8 @@ class ComposeEmailForm(SavingForm[TestEmail]):
         yield FieldRow("Subject", Input("Test from the console", id="f-subject", compact=True), name="subject")
         yield FieldRow("Body", TextArea("Hello from the Payloads console.", id="f-body", compact=True,
                                         soft_wrap=True), name="body")
+        yield FieldRow("Attach", Input("", id="f-attach", compact=True, placeholder="e.g. ~/invoice.pdf"),
+                       name="attach", hint="files to attach, comma-separated (optional)")
 
     def submit(self) -> TestEmail:
         to = [a.strip() for a in self.value("f-to").split(",") if a.strip()]
@@ -49,4 +53,13 @@ class ComposeEmailForm(SavingForm[TestEmail]):
             mailbox_address(address, "to")
         sender = self.value("f-from")
         mailbox_address(sender, "from")
-        return TestEmail(to, sender, self.value("f-subject"), self.query_one("#f-body", TextArea).text)
+        attachments = []
+        for typed in (p.strip() for p in self.value("f-attach").split(",")):
+            if not typed:
+                continue
+            path = Path(typed).expanduser().resolve()
+            if not path.is_file():
+                raise ValidationError(f"{typed}: no such file" if not path.exists() else f"{typed} is not a file",
+                                      "attach")
+            attachments.append(str(path))
+        return TestEmail(to, sender, self.value("f-subject"), self.query_one("#f-body", TextArea).text, attachments)

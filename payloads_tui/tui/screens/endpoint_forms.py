@@ -66,7 +66,8 @@ class ApiForm(SavingForm[ApiSaved]):
                                             compact=True), name="hmac_header")
         yield FieldRow("New token", Switch(value=api is None or not api.token_hash, id="f-new-token"),
                        name="token_hash", hint="a new token is shown once after saving")
-        yield FieldRow("Active", Switch(value=api.active if api else True, id="f-active"), name="active")
+        yield FieldRow("Active", Switch(value=api.active if api else True, id="f-active"), name="active",
+                       hint="on: requests are taken; off: answered 403")
         yield FieldRow("Description", Input(api.description if api else "", id="f-description", compact=True),
                        name="description")
 
@@ -135,7 +136,8 @@ class EmailForm(SavingForm[Integration]):
         yield FieldRow("Payload", Select(choices, value=email.payload if email else Select.NULL, id="f-payload",
                                          compact=True, prompt="an inbound payload of content type Email"),
                        name="payload")
-        yield FieldRow("Active", Switch(value=email.active if email else True, id="f-active"), name="active")
+        yield FieldRow("Active", Switch(value=email.active if email else True, id="f-active"), name="active",
+                       hint="on: mail to it is taken; off: refused with 550")
         yield FieldRow("Description", Input(email.description if email else "", id="f-description", compact=True),
                        name="description")
 

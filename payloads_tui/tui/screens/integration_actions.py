@@ -225,7 +225,8 @@ class ItemActions:
                 return
             start_call(self.screen, "send the test email",
                        lambda: self.workspace.send_test_email(to=email.to, sender=email.sender,
-                                                              subject=email.subject, body=email.body),
+                                                              subject=email.subject, body=email.body,
+                                                              attachments=email.attachments),
                        group="email", then=lambda reply: EmailSent(email.to, str(reply)))
 
         active = [e.address for e in integration.emails if e.active]
