@@ -133,6 +133,9 @@ def load_settings(
     env = os.environ if environ is None else environ
     settings = Settings()
     path = config_file or default_config_file()
+    if config_file is None and os.environ.get("PAYLOADS_CONFIG") and not path.exists():
+        raise ValidationError(f"PAYLOADS_CONFIG names {path}, which does not exist: create it, fix the path, "
+                              "or unset PAYLOADS_CONFIG (/dev/null: no settings file)", "settings")
     data: dict[str, Any] = {}
     if path.is_file():
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,16 @@ def test_a_bad_inbound_worker_value_names_the_setting(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as error:
         load_settings(tmp_path / "absent.toml", environ={"PAYLOADS_INBOUND_WORKER": "sometimes"})
     assert error.value.field == "PAYLOADS_INBOUND_WORKER"
+
+
+def test_a_config_file_named_by_the_environment_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typo in PAYLOADS_CONFIG gave the defaults silently (the port, the retention…)."""
+    monkeypatch.setenv("PAYLOADS_CONFIG", str(tmp_path / "setings.toml"))
+    with pytest.raises(ValidationError) as raised:
+        load_settings(environ={})
+    assert raised.value.reason.startswith(f"PAYLOADS_CONFIG names {tmp_path / 'setings.toml'}, which does not exist")
+    monkeypatch.setenv("PAYLOADS_CONFIG", os.devnull)  # says: no settings file
+    assert load_settings(environ={}).http == Settings().http
+    monkeypatch.delenv("PAYLOADS_CONFIG")
+    monkeypatch.setattr("platformdirs.user_config_dir", lambda *_a, **_k: str(tmp_path / "none"))
+    assert load_settings(environ={}).http == Settings().http  # the default place may well hold none

@@ -41,7 +41,7 @@ def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
     for name in list(os.environ):
         if name.startswith("PAYLOADS_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("PAYLOADS_CONFIG", str(tmp_path / "no-settings.toml"))
+    monkeypatch.setenv("PAYLOADS_CONFIG", os.devnull)
     return CliRunner()
 
 
@@ -443,7 +443,7 @@ def test_an_interrupted_run_says_so_and_the_next_run_sends_only_its_own_jobs(dem
             payload.max_attempts = 2
         ws.save_integration(integration)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLOADS_")}
-    env["PAYLOADS_CONFIG"] = str(demo_dir.parent / "none.toml")
+    env["PAYLOADS_CONFIG"] = os.devnull
     command = [sys.executable, "-m", "payloads_tui", "--data-dir", str(demo_dir), "run"]
     process = subprocess.Popen([*command, DEMO_SLUG, CUSTOMER_GET_ALL], env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)

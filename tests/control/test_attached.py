@@ -43,7 +43,7 @@ class Served:
 
 def cli(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLOADS_")}
-    env["PAYLOADS_CONFIG"] = str(home.parent / "none.toml")
+    env["PAYLOADS_CONFIG"] = os.devnull
     return subprocess.run([sys.executable, "-m", "payloads_tui", "--data-dir", str(home), *args],
                           capture_output=True, text=True, timeout=timeout, env=env)
 
@@ -58,7 +58,7 @@ def serve(tmp_path: Path, *, ignore_hangup: bool = False) -> Iterator[Served]:
     home = tmp_path / "home"
     assert cli(home, "demo", "--seed-only").returncode == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLOADS_")}
-    env["PAYLOADS_CONFIG"] = str(tmp_path / "none.toml")
+    env["PAYLOADS_CONFIG"] = os.devnull
     process = subprocess.Popen(
         [sys.executable, "-m", "payloads_tui", "--data-dir", str(home), "serve",
          "--http", "127.0.0.1:0", "--smtp", "127.0.0.1:0", "--sandbox"],
@@ -270,7 +270,7 @@ def test_a_hangup_stops_serve_in_order_unless_ignored(served: Served, tmp_path: 
 
 def test_jobs_follow_prints_each_status_of_a_new_job_once(served: Served) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLOADS_")}
-    env["PAYLOADS_CONFIG"] = str(served.home.parent / "none.toml")
+    env["PAYLOADS_CONFIG"] = os.devnull
     follow = subprocess.Popen(
         [sys.executable, "-m", "payloads_tui", "--data-dir", str(served.home), "jobs", "--follow", "--json",
          "--kind", "inbound"],
@@ -304,7 +304,7 @@ def test_jobs_follow_prints_each_status_of_a_new_job_once(served: Served) -> Non
 
 def test_jobs_follow_says_when_the_service_stops(served: Served) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLOADS_")}
-    env["PAYLOADS_CONFIG"] = str(served.home.parent / "none.toml")
+    env["PAYLOADS_CONFIG"] = os.devnull
     follow = subprocess.Popen(
         [sys.executable, "-m", "payloads_tui", "--data-dir", str(served.home), "jobs", "--follow"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
