@@ -19,6 +19,7 @@ import click
 
 from payloads_tui import __version__
 from payloads_tui.domain.errors import LockedError, NotFoundError, PayloadsError
+from payloads_tui.domain.terminaltext import printable
 from payloads_tui.domain.words import counted
 from payloads_tui.settings import Settings, default_demo_home, load_settings
 
@@ -315,13 +316,13 @@ def try_cmd(ctx: click.Context, integration: str, payload: str, file: Any, conte
 def print_outcome(outcome: Any) -> None:
     click.echo(f"{outcome.status}: {outcome.records_processed} planned, {outcome.records_failed} failed (dry run)")
     if outcome.error:
-        click.echo(f"  error: {outcome.error}")
+        click.echo(printable(f"  error: {outcome.error}"))
     if outcome.note:
-        click.echo(f"  note: {outcome.note}")
+        click.echo(printable(f"  note: {outcome.note}"))
     for r in outcome.results:
         where = f"{r.target} #{r.item}"
         if r.error:
-            click.echo(f"  ✗ {where}: {r.error}")
+            click.echo(printable(f"  ✗ {where}: {r.error}"))
             continue
         click.echo(f"  {r.operation:<6} {where} → {r.record_id or ''}")
         for field, value in (r.values or {}).items():
@@ -396,7 +397,8 @@ def job_line(job: Any) -> str:
     if job.status == "Retrying" and job.next_attempt_at:
         tail = f"next attempt {short_time(job.next_attempt_at)[11:]}"
     said = "  ".join(part for part in (detail, tail, job.summary and f"· {job.summary}") if part)
-    return f"{job.number:<9} {short_time(job.modified)}  {job.status:<19} {job.integration}/{job.payload}  [{job.source}] {said}".rstrip()
+    line = f"{job.number:<9} {short_time(job.modified)}  {job.status:<19} {job.integration}/{job.payload}  [{job.source}] {said}"
+    return printable(line.rstrip())  # an error or a summary may quote a sender's control characters
 
 
 #: `payloads serve` logs a job when it reaches one of these.
@@ -458,7 +460,7 @@ class RefusalLog:
             import time
 
             whose = f"{notice.integration}: " if notice.integration else ""
-            click.echo(f"{'refused':<9} {short_time(time.time())}  {whose}{notice.text}")
+            click.echo(printable(f"{'refused':<9} {short_time(time.time())}  {whose}{notice.text}"))
 
 
 @contextlib.contextmanager
@@ -837,7 +839,7 @@ def format_job(ws: Any, job: Any) -> str:
     related += [("started", c) for c in links.children] + [("rerun", r) for r in links.reruns]
     if any(n for _, n in related):
         lines.append("--- links: " + ", ".join(f"{k} {n}" for k, n in related if n))
-    return "\n".join(lines)
+    return printable("\n".join(lines))  # bodies, subjects and errors may hold a sender's control characters
 
 
 def _rerun(ctx: click.Context, number: str, op: str) -> None:
@@ -918,9 +920,10 @@ def running_smtp(settings: Any) -> tuple[str, int] | None:
 @click.option("--from", "sender", default="developer@localhost", show_default=True)
 @click.option("--subject", default="Test from payloads", show_default=True)
 @click.option("--body", help="Text of the message.")
-@click.option("--file", "body_file", type=click.File("r"), help="Read the text from this file ('-' for stdin).")
-@click.option("--html", "html_file", type=click.File("r"),
-              help="Also send this HTML file as the message's HTML alternative ('-' for stdin).")
+@click.option("--file", "body_file", type=click.File("rb"), help="Read the text from this file ('-' for stdin).")
+@click.option("--html", "html_file", type=click.File("rb"),
+              help="Also send this HTML file as the message's HTML alternative ('-' for stdin); without "
+                   "--body or --file, the text part is this HTML as text.")
 @click.option("--attach", "attachments", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Attach this file (repeatable).")
 @click.option("--smtp", "smtp", metavar="HOST:PORT", callback=checked_address,
@@ -931,16 +934,33 @@ def running_smtp(settings: Any) -> tuple[str, int] | None:
 def send_email(ctx: click.Context, to: tuple[str, ...], sender: str, subject: str, body: str | None,
                body_file: Any, html_file: Any, attachments: tuple[Path, ...], smtp: str | None) -> None:
     """Send a test email to the local SMTP receiver."""
+    from payloads_tui.domain.formats.htmltext import html_to_text
     from payloads_tui.service.mail import send_email as deliver
 
     if body is not None and body_file is not None:
         raise click.UsageError("give --body or --file, not both")
     if body_file is not None and html_file is not None and body_file.name == html_file.name == "<stdin>":
         raise click.UsageError("--file and --html cannot both read standard input")
-    text = body_file.read() if body_file is not None else (body if body is not None else "Hello from payloads.")
-    html = html_file.read() if html_file is not None else None
+    html = utf8_text(html_file, "--html") if html_file is not None else None
+    if body_file is not None:
+        text = utf8_text(body_file, "--file")
+    elif body is not None:
+        text = body
+    else:
+        text = html_to_text(html) if html is not None else "Hello from payloads."
     settings = settings_from(ctx, smtp=smtp)
     host, port = settings.smtp_address if smtp else running_smtp(settings) or settings.smtp_address
-    reply = deliver(host, port, to=list(to), sender=sender, subject=subject, body=text, html=html,
+    to = tuple(address.strip() for address in to)
+    reply = deliver(host, port, to=list(to), sender=sender.strip(), subject=subject, body=text, html=html,
                     attachments=list(attachments))
     click.echo(f"Sent to {', '.join(to)} via {host}:{port}: {reply}")
+
+
+def utf8_text(stream: Any, option: str) -> str:
+    """The text of a file given to `option`; a file that is not UTF-8 is a clear error, not a traceback."""
+    data = stream.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{option} {stream.name}: not UTF-8 text (byte {exc.start}); save it as "
+                                   "UTF-8") from None

@@ -12,13 +12,15 @@ from typing import Any
 
 from payloads_tui.domain.errors import NotFoundError
 from payloads_tui.domain.models import Job
+from payloads_tui.domain.terminaltext import printable
 
 
 def envelope_text(job: Job) -> str | None:
     """`MAIL FROM:<ada@example.com> RCPT TO:<billing@payloads.localhost>`, for a job of an email."""
-    if job.source != "Email" or "rcpt" not in job.context:
+    if "rcpt" not in job.context:  # an email's job, or its retry or replay
         return None
-    return f"MAIL FROM:<{job.context.get('mail_from') or ''}> RCPT TO:<{job.context['rcpt']}>"
+    sender = str(job.context.get("mail_from") or "").removeprefix("<").removesuffix(">")  # "<>": the null sender
+    return printable(f"MAIL FROM:<{sender}> RCPT TO:<{job.context['rcpt']}>")
 
 
 def attachments_of(job: Job) -> list[dict[str, Any]]:
@@ -33,7 +35,7 @@ def attachment_text(attachment: dict[str, Any]) -> str:
     """`invoice.pdf · application/pdf · 12,345 bytes`."""
     size = attachment.get("size")
     sized = f"{size:,} bytes" if isinstance(size, int) else "size unknown"
-    return f"{attachment.get('filename') or '(no name)'} · {attachment.get('content_type') or '?'} · {sized}"
+    return printable(f"{attachment.get('filename') or '(no name)'} · {attachment.get('content_type') or '?'} · {sized}")
 
 
 def find_attachment(job: Job, which: str) -> dict[str, Any]:
@@ -41,10 +43,13 @@ def find_attachment(job: Job, which: str) -> dict[str, Any]:
     found = attachments_of(job)
     if not found:
         raise NotFoundError(f"{job.number} has no attachments")
-    if which.isdigit() and 1 <= int(which) <= len(found):
+    if which.isdigit() and 1 <= int(which) <= len(found):  # a number first: a file may be named "2"
         return found[int(which) - 1]
-    for attachment in found:
-        if attachment.get("filename") == which:
-            return attachment
+    named = [n for n, attachment in enumerate(found, 1) if attachment.get("filename") == which]
+    if len(named) == 1:
+        return found[named[0] - 1]
+    if named:
+        raise NotFoundError(f"{len(named)} attachments of {job.number} are named {which!r}: give the number of "
+                            f"one ({', '.join(map(str, named))})")
     names = ", ".join(f"{n} {a.get('filename') or '(no name)'}" for n, a in enumerate(found, 1))
     raise NotFoundError(f"{job.number} has no attachment {which!r}; it has {names}")

@@ -39,7 +39,8 @@ SENSITIVE_HEADERS: frozenset[str] = frozenset(
 )
 #: Query parameter names whose values are always masked in logged URLs (any case), as the headers above.
 SENSITIVE_QUERY: frozenset[str] = frozenset(
-    {"api_key", "apikey", "api-key", "access_token", "token", "client_secret", "secret", "password"}
+    {"api_key", "apikey", "api-key", "key", "access_token", "refresh_token", "id_token", "session_token", "token",
+     "client_secret", "secret", "password", "sig", "signature"}
 )
 GRANTS: tuple[str, ...] = ("client_credentials", "refresh_token")
 #: A cached OAuth token is renewed this many seconds before it expires.

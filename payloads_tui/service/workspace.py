@@ -392,7 +392,7 @@ class Workspace:
         return await self._service().executor.replay(job_number(number), wait=wait)
 
     async def send_test_email(self, *, to: list[str], sender: str, subject: str, body: str,
-                              attachments: list[str] | list[Path] | None = None) -> str:
+                              attachments: list[str] | None = None) -> str:
         """Send an email through the local SMTP receiver; returns the server's reply."""
         from payloads_tui.service.mail import send_email_async
 

@@ -29,6 +29,7 @@ from textual.timer import Timer
 
 from payloads_tui.domain.errors import LockedError, PayloadsError
 from payloads_tui.domain.models import Job
+from payloads_tui.domain.terminaltext import printable
 from payloads_tui.service.control import ControlServer
 from payloads_tui.service.refusals import RefusalDigest, RefusalNotice
 from payloads_tui.service.remote import RemoteWorkspace, attach, running_service_pid
@@ -363,7 +364,7 @@ class PayloadsApp(App[None]):
         self._notified_failures.extend(j.number for j in failed)
         if len(failed) <= FAILURES_NOTIFIED_SINGLY:
             for job in failed:
-                reason = f": {job.error}" if job.error else ""
+                reason = f": {printable(job.error)}" if job.error else ""
                 self.notify(f"{job.payload}{reason}", title=f"{job.number} failed", severity="error",
                             markup=False, timeout=8)
             return

@@ -607,6 +607,44 @@ def test_jobs_show_says_what_an_email_was_and_prints_an_attachment(runner: CliRu
     assert both.exit_code == 2
 
 
+def test_what_a_sender_wrote_reaches_the_terminal_with_its_control_characters_shown(runner: CliRunner,
+                                                                                 demo_dir: Path) -> None:
+    """An email's subject or body may carry ESC sequences: they set the title, clear the screen, write the
+    clipboard (OSC 52) of whoever runs `jobs show` or reads the serve log."""
+    from payloads_tui.domain.models import HttpExchange
+
+    raw = b"Subject: \x1b]0;pwned\x07hi\r\n\r\nbody \x1b[2J\x1b]52;c;ZWNobyBwd25lZA==\x07\r\n"
+    with Workspace(load_settings(home=demo_dir)) as ws:
+        job = ws.jobs.create("inbound", "stripe", BILLING_EMAIL, "Retry", status="Failed",
+                             summary='"\u241b]0;pwned\u2407hi" from ann@example.com',
+                             error="could not parse \x1b[31mred", context={"mail_from": "<>", "rcpt": "b@x.example"})
+        job.request = HttpExchange(method="SMTP", url="mailto:b@x.example")
+        ws.jobs.externalize(job.request, raw, "message/rfc822")
+        ws.jobs.save(job)
+    shown = invoke(runner, "jobs", "show", job.number, "--data-dir", str(demo_dir)).output
+    listed = invoke(runner, "jobs", "--data-dir", str(demo_dir)).output
+    assert "\x1b" not in shown and "\x07" not in shown and "\x1b" not in listed
+    assert "body \u241b[2J\u241b]52;c;ZWNobyBwd25lZA==\u2407" in shown
+    assert "error: could not parse \u241b[31mred" in shown
+    assert "envelope: MAIL FROM:<> RCPT TO:<b@x.example>\n" in shown  # the null sender; a retry keeps its envelope
+    whole = runner.invoke(main, ["jobs", "show", job.number, "--body", "request", "--data-dir", str(demo_dir)])
+    assert whole.stdout_bytes == raw  # asked for byte for byte: as it came
+
+
+def test_an_attachment_name_given_twice_asks_for_its_number(runner: CliRunner, demo_dir: Path) -> None:
+    with Workspace(load_settings(home=demo_dir)) as ws:
+        job = ws.jobs.create("inbound", "stripe", BILLING_EMAIL, "Email", status="Completed")
+        job.context = {"attachments": [{"filename": name, "content_type": "text/plain", "size": 1,
+                                        "sha256": ws.jobs.blobs.put(data)}
+                                       for name, data in (("same.txt", b"1"), ("same.txt", b"2"), ("1", b"3"))]}
+        ws.jobs.save(job)
+    twice = invoke(runner, "jobs", "show", job.number, "--attachment", "same.txt", "--data-dir", str(demo_dir))
+    assert twice.exit_code == 1
+    assert twice.stderr == f"error: 2 attachments of {job.number} are named 'same.txt': give the number of one (1, 2)\n"
+    first = runner.invoke(main, ["jobs", "show", job.number, "--attachment", "1", "--data-dir", str(demo_dir)])
+    assert first.stdout_bytes == b"1"  # a number first, even beside a file named "1"
+
+
 def test_the_serve_log_prints_a_status_once_and_every_wait_to_retry() -> None:
     from payloads_tui.cli import StatusChanges
     from payloads_tui.domain.models import Job
@@ -638,3 +676,13 @@ def test_running_an_api_initiated_payload_says_why_not(runner: CliRunner, demo_d
     result = invoke(runner, "run", "stripe", "Expose Account Status", "--data-dir", str(demo_dir))
     assert result.exit_code == 1
     assert result.stderr.startswith("error: 'Expose Account Status' is API initiated: other systems GET it")
+
+
+@pytest.mark.parametrize("option", ["--html", "--file"])
+def test_a_text_file_that_is_not_utf8_is_a_clear_error(runner: CliRunner, tmp_path: Path, option: str) -> None:
+    page = tmp_path / "latin.html"
+    page.write_bytes("<p>Caf\u00e9</p>".encode("latin-1"))
+    result = invoke(runner, "send-email", "--to", "billing@payloads.localhost", option, str(page),
+                    "--smtp", "127.0.0.1:9", "--data-dir", str(tmp_path / "home"))
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {option} {page}: not UTF-8 text (byte 6); save it as UTF-8\n"

@@ -139,6 +139,7 @@ def test_cli_changes_go_through_the_running_service(served: Served) -> None:
     number = html.stdout.rsplit("queued as ", 1)[1].strip()
     raw = cli(served.home, "jobs", "show", number, "--body", "request").stdout
     assert "Content-Type: text/html" in raw and "<b>42</b>" in raw
+    assert "Content-Type: text/plain" in raw and "Invoice 42 is overdue." in raw  # no --body: the HTML as text
 
     socket_file = served.home / "control.sock"
     assert stat.S_IMODE(socket_file.stat().st_mode) == 0o600

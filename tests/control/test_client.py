@@ -35,3 +35,22 @@ def test_a_service_that_goes_away_mid_request_is_said_to_have_kept_what_it_did(t
         server.close()
     assert str(raised.value).startswith("the service closed the connection without answering (did it stop?); ")
     assert "a job it had queued resumes when a service starts on this data directory" in str(raised.value)
+
+
+def test_every_remote_method_takes_arguments_the_socket_can_carry() -> None:
+    """An attached console's test email failed with "Type unions may not contain more than one array-like
+    type": each argument is decoded with its method's type hint, which msgspec must be able to read."""
+    import msgspec
+
+    from payloads_tui.service.control import REMOTE_METHODS, method_hints
+
+    unreadable = []
+    for name in sorted(REMOTE_METHODS):
+        for param, hint in method_hints(name).items():
+            if param == "return":
+                continue
+            try:
+                msgspec.json.Decoder(hint)
+            except TypeError as exc:
+                unreadable.append(f"{name}({param}: {hint}): {exc}")
+    assert unreadable == []

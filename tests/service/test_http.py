@@ -168,14 +168,14 @@ async def test_secret_query_parameters_are_masked_in_the_jobs_of_both_apis(
     posted = await client.post("/api/stripe/customers?api_key=TOPSECRET&Token=Tk-hidden2&keep=1", content=body,
                                headers=signed(body))
     assert posted.status_code == 202, posted.text
-    fetched = await client.get("/api/stripe/accounts?access_token=zzz&password=pw1&limit=2",
+    fetched = await client.get("/api/stripe/accounts?access_token=zzz&password=pw1&sig=sv&limit=2",
                                headers={"Authorization": f"Bearer {DEMO_API_TOKEN}"})
     assert fetched.status_code == 200, fetched.text
     inbound = await wait_for_job(workspace, posted.json()["job"])
     outbound = workspace.job(fetched.headers["x-payloads-job"])
     assert inbound.request.url.endswith("/api/stripe/customers?api_key=••••&Token=••••&keep=1")
     assert inbound.context["query"] == {"api_key": "••••", "Token": "••••", "keep": "1"}
-    assert outbound.request.url.endswith("/api/stripe/accounts?access_token=••••&password=••••&limit=2")
+    assert outbound.request.url.endswith("/api/stripe/accounts?access_token=••••&password=••••&sig=••••&limit=2")
     assert len(fetched.json()["accounts"]) == 2  # the answer itself read the real query
     logged = b"".join(path.read_bytes() for path in (workspace.home / "jobs").glob("active-*"))
     assert not any(secret in logged for secret in (b"TOPSECRET", b"Tk-hidden2", b"zzz", b"pw1"))

@@ -65,6 +65,12 @@ async def test_send_a_test_email_from_the_compose_form_and_see_its_job(live_app:
         assert "missing.pdf: no such file" in text_of(attach_row.query_one(".field-error"))
         (tmp_path / "invoice.csv").write_text("number,amount\nINV-42,12.50\n")
         form.query_one("#f-attach").value = str(tmp_path / "invoice.csv")
+        form.query_one("#f-to").value = "nobody@payloads.localhost"  # refused by the receiver: the form stays
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "nobody@payloads.localhost" in text_of(form.query_one("#form-error")),
+                       what="the refusal in the form", timeout=10)
+        assert app.screen is form and form.query_one("#f-subject").value == "Invoice 42 overdue"
+        form.query_one("#f-to").value = "billing@payloads.localhost"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.screen is screen)
         await pilot.press("2")

@@ -187,3 +187,19 @@ def test_an_email_job_says_its_subject_envelope_and_attachments() -> None:
     assert "attachment scan-0.pdf · application/pdf · 1,234 bytes" in lines
     assert f"attachment scan-{ATTACHMENTS_SHOWN}.pdf · application/pdf · 1,234 bytes" not in lines
     assert "… 2 more attachments (payloads jobs show IN-9 lists them all)" in lines
+
+
+def test_the_job_detail_shows_a_senders_control_characters_instead_of_sending_them_to_the_terminal() -> None:
+    from payloads_tui.domain.models import HttpExchange, Job
+    from payloads_tui.tui.screens.job_detail import summary
+    from payloads_tui.tui.widgets.exchange_view import headers_table, pretty_body
+
+    job = Job(number="IN-9", kind="inbound", integration="stripe", payload="Billing", status="Failed",
+              source="Email", summary='"\x1b]0;pwned\x07" from ann@example.com', error="bad \x1b[2J",
+              note="\x9b31m", request=HttpExchange(method="SMTP"))
+    plain = summary(job, job.created).plain
+    assert "\x1b" not in plain and "\x07" not in plain and "\x9b" not in plain
+    assert '"\u241b]0;pwned\u2407" from ann@example.com' in plain and "bad \u241b[2J" in plain
+    text, _ = pretty_body(b"Subject: hi\r\n\r\n\x1b]52;c;ZWNobyBwd25lZA==\x07", "message/rfc822")
+    assert text == "Subject: hi\r\n\r\n\u241b]52;c;ZWNobyBwd25lZA==\u2407"
+    assert "\x1b" not in str(headers_table({"x-note": "a\x1bb"}).columns[1]._cells)

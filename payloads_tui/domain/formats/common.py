@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from payloads_tui.domain.terminaltext import printable
+
 #: Deepest nesting (XML elements, form key segments, encoded containers) we accept.
 #: Real bodies stay far below it; it keeps hostile input from exhausting the stack.
 MAX_DEPTH = 100
@@ -16,5 +18,7 @@ def line_column(text: str, index: int) -> str:
 
 
 def shorten(value: str, limit: int = 60) -> str:
-    """`value` cut to `limit` characters, for quoting untrusted input in messages."""
+    """`value` cut to `limit` characters, for quoting untrusted input in messages (control characters
+    shown as visible stand-ins: a message may reach a terminal)."""
+    value = printable(value)
     return value if len(value) <= limit else value[: limit - 1] + "…"

@@ -49,6 +49,7 @@ from payloads_tui.domain.formats.emailheaders import FETCH_POLICY, header_addres
 from payloads_tui.domain.formats.emailsplit import message_from_bytes
 from payloads_tui.domain.formats.htmltext import html_to_text
 from payloads_tui.domain.formats.parsed import Attachment, ParsedBody
+from payloads_tui.domain.terminaltext import printable
 
 T = TypeVar("T")
 
@@ -258,15 +259,20 @@ SUMMARY_CHARS = 200
 
 
 def summary_of(document: Any) -> str | None:
-    """`"Invoice 42 overdue" from ada@example.com`: what tells one email's job from another's."""
+    """`"Invoice 42 overdue" from ada@example.com`: what tells one email's job from another's.
+
+    Control characters are shown as stand-ins (it is printed on terminals); a long subject is
+    cut, never the sender, which searches look for.
+    """
     if not isinstance(document, dict):
         return None
-    subject = " ".join(str(document.get("subject") or "").split())
-    sender = document.get("from")
+    sender = printable(" ".join(str(document.get("from") or "").split()))[:SUMMARY_CHARS // 2]
+    subject = printable(" ".join(str(document.get("subject") or "").split()))
+    room = SUMMARY_CHARS - len(sender) - 8
+    if len(subject) > room:
+        subject = subject[: room - 1] + "…"
     text = f"\"{subject}\"" if subject else "(no subject)"
-    if sender:
-        text += f" from {sender}"
-    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
+    return f"{text} from {sender}" if sender else text
 
 
 _HEADERS_END = re.compile(rb"\r?\n\r?\n")

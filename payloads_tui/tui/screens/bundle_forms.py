@@ -12,17 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from textual.app import ComposeResult
-from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Input, Select
 
 from payloads_tui.domain.errors import ValidationError
 from payloads_tui.tui.calls import workspace_work
-from payloads_tui.tui.messages import BundleExported, BundleImported, CallFailed
-from payloads_tui.tui.screens.form_screen import FormScreen, SavingForm
+from payloads_tui.tui.messages import BundleExported, BundleImported
+from payloads_tui.tui.screens.form_screen import FormScreen, SavingForm, WorksBeforeClosing
 from payloads_tui.tui.widgets.form import FieldRow
 
 CONFLICT_CHOICES = [
@@ -50,46 +47,6 @@ def _path(text: str, field: str) -> Path:
     if not text:
         raise ValidationError("type a file path", field)
     return Path(text).expanduser()
-
-
-class WorksBeforeClosing:
-    """Mixin (before the form class) for a form that runs its request in a worker and closes when it is done.
-
-    The subclass's worker posts its outcome message to the form, or `CallFailed`; the
-    form's handler of the outcome calls `done()`, which closes the form and hands the
-    outcome to the screen beneath it. A failure stays in the form, as its error.
-    """
-
-    busy = False
-    _opener: Screen[Any] | None = None
-
-    def submitted(self, request: Any) -> None:
-        if self.busy:
-            return
-        self.busy = True
-        stack = self.app.screen_stack  # type: ignore[attr-defined]
-        self._opener = stack[stack.index(self) - 1] if self in stack[1:] else None
-        self.run_request(request)
-
-    def run_request(self, request: Any) -> None:
-        """Start the worker that carries out `request`."""
-        raise NotImplementedError
-
-    def done(self, outcome: Message) -> None:
-        """The work succeeded: close, and hand `outcome` to the screen that opened the form."""
-        self.busy = False
-        if self._opener is not None:
-            self._opener.post_message(outcome)
-        self.dismiss(None)  # type: ignore[attr-defined]
-
-    def on_call_failed(self, message: CallFailed) -> None:
-        message.stop()
-        self.busy = False
-        self.show_form_error(f"Could not {message.doing}: {message.error}")  # type: ignore[attr-defined]
-
-    def has_unsaved_changes(self) -> bool:
-        """While the work runs there is nothing to discard: esc closes (the work goes on)."""
-        return not self.busy and super().has_unsaved_changes()  # type: ignore[misc, no-any-return]
 
 
 class ExportForm(WorksBeforeClosing, FormScreen[ExportRequest]):

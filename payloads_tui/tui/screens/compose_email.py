@@ -10,7 +10,9 @@ from textual.widgets import Input, TextArea
 
 from payloads_tui.domain.errors import ValidationError
 from payloads_tui.domain.validation import mailbox_address
-from payloads_tui.tui.screens.form_screen import SavingForm
+from payloads_tui.tui.calls import workspace_work
+from payloads_tui.tui.messages import EmailSent
+from payloads_tui.tui.screens.form_screen import SavingForm, WorksBeforeClosing
 from payloads_tui.tui.widgets.form import FieldRow
 
 
@@ -25,8 +27,9 @@ class TestEmail:
     attachments: list[str] = field(default_factory=list)  # absolute paths: the service reads them
 
 
-class ComposeEmailForm(SavingForm[TestEmail]):
-    """To, from, subject and body; ctrl+s sends."""
+class ComposeEmailForm(WorksBeforeClosing, SavingForm[TestEmail]):
+    """To, from, subject, body and attachments; ctrl+s sends, and the form closes once the mail went
+    (a refusal stays in the form with everything typed)."""
 
     SUBMIT_LABEL = "Send"
     TITLE_TEXT = "Send a test email"
@@ -63,3 +66,13 @@ class ComposeEmailForm(SavingForm[TestEmail]):
                                       "attach")
             attachments.append(str(path))
         return TestEmail(to, sender, self.value("f-subject"), self.query_one("#f-body", TextArea).text, attachments)
+
+    @workspace_work("send the test email", group="email")
+    async def run_request(self, email: TestEmail) -> None:
+        reply = await self.workspace.send_test_email(to=email.to, sender=email.sender, subject=email.subject,
+                                                     body=email.body, attachments=email.attachments)
+        self.post_message(EmailSent(email.to, str(reply)))
+
+    def on_email_sent(self, message: EmailSent) -> None:
+        message.stop()
+        self.done(EmailSent(message.to, message.reply))

@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Select, Static, Switch, TextArea
 
 from payloads_tui.domain.errors import PayloadsError, ValidationError
+from payloads_tui.tui.messages import CallFailed
 from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
 from payloads_tui.tui.screens.confirm import ConfirmScreen
 from payloads_tui.tui.widgets.form import FieldRow, clear_field_errors, show_field_error
@@ -179,3 +181,43 @@ class SavingForm(ReadOnlyGuard, FormScreen[T]):
     @changes_data
     def action_submit(self) -> None:
         super().action_submit()
+
+
+class WorksBeforeClosing:
+    """Mixin (before the form class) for a form that runs its request in a worker and closes when it is done.
+
+    The subclass's worker posts its outcome message to the form, or `CallFailed`; the
+    form's handler of the outcome calls `done()`, which closes the form and hands the
+    outcome to the screen beneath it. A failure stays in the form, as its error.
+    """
+
+    busy = False
+    _opener: Screen[Any] | None = None
+
+    def submitted(self, request: Any) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        stack = self.app.screen_stack  # type: ignore[attr-defined]
+        self._opener = stack[stack.index(self) - 1] if self in stack[1:] else None
+        self.run_request(request)
+
+    def run_request(self, request: Any) -> None:
+        """Start the worker that carries out `request`."""
+        raise NotImplementedError
+
+    def done(self, outcome: Message) -> None:
+        """The work succeeded: close, and hand `outcome` to the screen that opened the form."""
+        self.busy = False
+        if self._opener is not None:
+            self._opener.post_message(outcome)
+        self.dismiss(None)  # type: ignore[attr-defined]
+
+    def on_call_failed(self, message: CallFailed) -> None:
+        message.stop()
+        self.busy = False
+        self.show_form_error(f"Could not {message.doing}: {message.error}")  # type: ignore[attr-defined]
+
+    def has_unsaved_changes(self) -> bool:
+        """While the work runs there is nothing to discard: esc closes (the work goes on)."""
+        return not self.busy and super().has_unsaved_changes()  # type: ignore[misc, no-any-return]

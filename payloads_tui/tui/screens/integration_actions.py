@@ -14,7 +14,7 @@ from msgspec import structs
 
 from payloads_tui.domain.models import Integration
 from payloads_tui.tui.calls import attempt, start_call
-from payloads_tui.tui.messages import EmailSent, JobsStarted
+from payloads_tui.tui.messages import JobsStarted
 from payloads_tui.tui.readonly import read_only_reason, refuse
 from payloads_tui.tui.screens.confirm import ConfirmScreen
 from payloads_tui.tui.snippets import curl_for_api, sample_body, swaks_for_address
@@ -218,19 +218,10 @@ class ItemActions:
         self.compose_email(integration, address)
 
     def compose_email(self, integration: Integration, address: str | None) -> None:
-        from payloads_tui.tui.screens.compose_email import ComposeEmailForm, TestEmail
-
-        def compose_done(email: TestEmail | None) -> None:
-            if email is None:
-                return
-            start_call(self.screen, "send the test email",
-                       lambda: self.workspace.send_test_email(to=email.to, sender=email.sender,
-                                                              subject=email.subject, body=email.body,
-                                                              attachments=email.attachments),
-                       group="email", then=lambda reply: EmailSent(email.to, str(reply)))
+        from payloads_tui.tui.screens.compose_email import ComposeEmailForm
 
         active = [e.address for e in integration.emails if e.active]
-        self.screen.app.push_screen(ComposeEmailForm(address or (active[0] if active else "")), compose_done)
+        self.screen.app.push_screen(ComposeEmailForm(address or (active[0] if active else "")))
 
     # --- credentials ---------------------------------------------------------------------
 

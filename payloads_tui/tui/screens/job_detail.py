@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 
 from payloads_tui.domain.emailjob import attachment_text, attachments_of, envelope_text
 from payloads_tui.domain.models import FINISHED_STATUSES, Job
+from payloads_tui.domain.terminaltext import printable
 from payloads_tui.domain.words import counted
 from payloads_tui.tui.calls import attempt, workspace_work
 from payloads_tui.tui.formatting import format_duration, format_moment, status_text
@@ -61,7 +62,7 @@ def summary(job: Job, now: float) -> Text:
     line.append_text(status_text(job.status))
     line.append(f"  {job.payload}", style="bold")
     if job.summary:
-        line.append(f"\n{job.summary}")
+        line.append(f"\n{printable(job.summary)}")
     took = ""
     if job.status in FINISHED_STATUSES:  # the whole run, retries' waits included; not a link added later
         took = f" · took {format_duration(job.timings.get('total', job.modified - job.created))}"
@@ -82,10 +83,10 @@ def summary(job: Job, now: float) -> Text:
         line.append(f" · next attempt at {format_moment(job.next_attempt_at, now)}", style="magenta")
     if job.error:
         line.append("\n")
-        line.append(job.error, style="bold red")
+        line.append(printable(job.error), style="bold red")
     if job.note:
         line.append("\n")
-        line.append(job.note, style="yellow")
+        line.append(printable(job.note), style="yellow")
     return line
 
 
@@ -99,7 +100,7 @@ def timings_and_attempts(job: Job, now: float) -> Group | None:
         for attempt_ in job.attempts:
             took = format_duration(attempt_.finished - attempt_.started) if attempt_.finished else "…"
             table.add_row(str(attempt_.number), format_moment(attempt_.started, now), took,
-                          str(attempt_.response_code or "—"), Text(attempt_.error or "", style="red"))
+                          str(attempt_.response_code or "—"), Text(printable(attempt_.error or ""), style="red"))
         parts.append(table)
     return Group(*parts) if parts else None
 
@@ -110,7 +111,7 @@ def results_table(job: Job) -> Table | None:
     table = Table("target", "item", "operation", "record", "error", box=None, padding=(0, 1), header_style="bold")
     for result in job.results[:RESULTS_SHOWN]:
         table.add_row(result.target, str(result.item), result.operation or "—", result.record_id or "—",
-                      Text(result.error or "", style="bold red"), style="on #3a0000" if result.error else None)
+                      Text(printable(result.error or ""), style="bold red"), style="on #3a0000" if result.error else None)
     if len(job.results) > RESULTS_SHOWN:
         table.add_row("…", f"{len(job.results) - RESULTS_SHOWN} more", "", "", "")
     return table

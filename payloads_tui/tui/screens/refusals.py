@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from payloads_tui.domain.terminaltext import printable
 from payloads_tui.service.refusals import KEPT
 from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.formatting import format_moment
@@ -55,7 +56,7 @@ class RefusalsScreen(ModalScreen[None]):
         now = app.clock()
         table = self.query_one(KeyedTable)
         table.set_rows([(str(i), {"at": format_moment(r.at, now), "where": r.where, "peer": r.peer or "—",
-                                  "reason": Text(r.reason, style="yellow")}) for i, r in enumerate(refusals)])
+                                  "reason": Text(printable(r.reason), style="yellow")}) for i, r in enumerate(refusals)])
         service = app.service_status()
         if not refusals:
             note = ("None since the service started." if service.get("running")
@@ -74,7 +75,7 @@ class RefusalsScreen(ModalScreen[None]):
         refusal = self.refusals[int(key)]
         peer = f" from {refusal.peer}" if refusal.peer else ""
         self.query_one("#refusals-detail", Static).update(
-            Text.assemble((f"{refusal.where}{peer}\n", "bold"), (refusal.reason, "yellow")))
+            Text.assemble((printable(f"{refusal.where}{peer}\n"), "bold"), (printable(refusal.reason), "yellow")))
 
     def action_close(self) -> None:
         self.dismiss(None)

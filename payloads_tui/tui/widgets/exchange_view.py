@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from payloads_tui.domain.formats.charset import readable_text
+from payloads_tui.domain.terminaltext import printable
 from payloads_tui.domain.models import HttpExchange
 from payloads_tui.tui.formatting import format_size
 
@@ -36,7 +37,7 @@ def pretty_body(body: bytes, content_type: str) -> tuple[str, str]:
             text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
         except ValueError:
             pass
-    return text, lexer
+    return printable(text), lexer  # a sender's ESC sequences would act on the operator's terminal
 
 
 def headers_table(headers: dict[str, str]) -> Table:
@@ -44,7 +45,7 @@ def headers_table(headers: dict[str, str]) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for name, value in headers.items():
-        table.add_row(f"{name}:", value)
+        table.add_row(f"{name}:", printable(value))
     return table
 
 

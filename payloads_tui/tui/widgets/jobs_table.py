@@ -19,6 +19,7 @@ from rich.text import Text
 from textual.message import Message
 
 from payloads_tui.domain.models import Job, JobKind
+from payloads_tui.domain.terminaltext import printable
 from payloads_tui.tui.formatting import Clock, format_moment, status_text
 from payloads_tui.tui.widgets.keyed_table import Cell, Col, KeyedTable
 
@@ -73,8 +74,9 @@ def job_cells(job: Job, now: float) -> dict[str, Cell]:
         if code and message.startswith(f"{code} "):
             message = message[len(str(code)) + 1:]
         style = "red" if job.status == "Failed" else ""
-        cells["message"] = Text(message or job.error or "", style=style)  # beside the code column
-        cells["code_message"] = Text(f"{code} {message}".strip() if code else job.error or "", style=style)
+        error = printable(job.error or "")
+        cells["message"] = Text(message or error, style=style)  # beside the code column
+        cells["code_message"] = Text(f"{code} {message}".strip() if code else error, style=style)
     return cells
 
 

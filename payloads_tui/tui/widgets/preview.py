@@ -24,6 +24,7 @@ from textual.widgets import Input, Static, TextArea
 
 from payloads_tui.domain.errors import PayloadsError
 from payloads_tui.domain.models import InboundPayload, RecordResult
+from payloads_tui.domain.terminaltext import printable
 from payloads_tui.tui.calls import as_payloads_error
 
 #: Seconds of quiet after a change before the dry run runs again.
@@ -50,7 +51,7 @@ def render_results(results: list[RecordResult]) -> Group:
     for result in results:
         where = f"{result.target} #{result.item}"
         if result.error:
-            parts.append(Text.assemble(("✗ ", "bold red"), (where, "bold"), (f"  {result.error}", "red")))
+            parts.append(Text.assemble(("✗ ", "bold red"), (where, "bold"), (f"  {printable(result.error)}", "red")))
             continue
         head = Text.assemble(("✓ ", "green"), (f"{result.operation} ", "cyan"), (where, "bold"))
         if result.record_id:
