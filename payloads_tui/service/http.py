@@ -598,9 +598,12 @@ class JsonErrorsProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self._in_head = True  # between a message's first byte and the end of its headers
         self._head_bytes = 0
+        self._tls = False
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
+            if self._head_bytes == 0:
+                self._tls = data[:2] == b"\x16\x03"  # a TLS ClientHello: https:// to this http:// port
             self._head_bytes += len(data)
         super().data_received(data)
         if self._in_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
@@ -623,6 +626,10 @@ class JsonErrorsProtocol(HttpToolsProtocol):
         error = sys.exc_info()[1]
         if isinstance(error, httptools.HttpParserError) and isinstance(error.__context__, _HeadTooLarge):
             self._refuse_large_head()
+            return
+        if self._tls:
+            self._refuse(b"400 Bad Request", "this looks like TLS (https://) sent to a plain-HTTP port: the receiver "
+                                             "speaks http://, behind a TLS proxy if it must be reached over HTTPS")
             return
         reason = str(error).rstrip(".") if isinstance(error, httptools.HttpParserError) and str(error) else msg
         self._refuse(b"400 Bad Request", f"malformed HTTP request: {reason}; check the request line, headers "

@@ -322,6 +322,14 @@ async def test_a_request_that_cannot_be_parsed_gets_a_json_400(
         assert b"content-type: application/json" in headers.lower()
         error = json.loads(body)["error"]
         assert error.startswith(f"malformed HTTP request: {reason};") and "Content-Length" in error
+    reader, writer = await asyncio.open_connection(host, int(port))  # curl https:// to this http:// port
+    writer.write(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(32))
+    answer = await asyncio.wait_for(reader.read(), timeout=10)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request")
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"].startswith(
+        "this looks like TLS (https://) sent to a plain-HTTP port")
+    events[:] = [e for e in events if not (isinstance(e, AuthRejected) and "TLS" in e.reason)]
     assert job_count(workspace) == before
     assert (await client.get("/healthz")).status_code == 200  # the receiver is still serving
     refused = [e for e in events if isinstance(e, AuthRejected)]
