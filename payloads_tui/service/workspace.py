@@ -29,7 +29,7 @@ from payloads_tui.engine.events import ConfigChanged, EventBus
 from payloads_tui.engine.inbound import InboundOutcome, InboundProcessor
 from payloads_tui.engine.requestbuild import record_filter
 from payloads_tui.service.refusals import Refusal, RecentRefusals
-from payloads_tui.settings import Settings
+from payloads_tui.settings import Settings, default_demo_home
 from payloads_tui.store.bundles import ImportResult, export_bundle, import_bundle, read_bundle, write_bundle
 from payloads_tui.store.config import ConfigStore
 from payloads_tui.store.demo import DemoSeed, seed_demo
@@ -67,7 +67,9 @@ class Workspace:
         self.events.subscribe(self.refusals.offer)
         self._lock: DataDirLock | None = None
         if read_only and not self.home.is_dir():
-            raise NotFoundError(f"no data directory at {self.home}; run 'payloads demo' or set PAYLOADS_HOME")
+            raise NotFoundError(f"no data directory at {self.home}: `payloads` or `payloads serve` makes it; for "
+                                "another one give --data-dir or PAYLOADS_HOME (`payloads demo` keeps its own, "
+                                f"{default_demo_home()})")
         ensure_private_dir(self.home)
         if not read_only:
             self._lock = DataDirLock(self.home)

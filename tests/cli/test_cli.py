@@ -686,3 +686,15 @@ def test_a_text_file_that_is_not_utf8_is_a_clear_error(runner: CliRunner, tmp_pa
                     "--smtp", "127.0.0.1:9", "--data-dir", str(tmp_path / "home"))
     assert result.exit_code == 1
     assert result.stderr == f"error: {option} {page}: not UTF-8 text (byte 6); save it as UTF-8\n"
+
+
+def test_a_missing_data_directory_says_what_makes_one_and_where_the_demo_is(runner: CliRunner,
+                                                                            tmp_path: Path) -> None:
+    """The hint was "run 'payloads demo'", which seeds a directory of its own and so never fixed it."""
+    from payloads_tui.settings import default_demo_home
+
+    result = invoke(runner, "integrations", "--data-dir", str(tmp_path / "none"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: no data directory at {tmp_path / 'none'}: `payloads` or `payloads "
+                                    "serve` makes it;")
+    assert f"(`payloads demo` keeps its own, {default_demo_home()})" in result.stderr

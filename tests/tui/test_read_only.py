@@ -118,6 +118,8 @@ async def test_a_writable_console_signs_the_curl_without_the_secret_leaving_the_
         verify_stripe_signature(secret, body, header, now=time.time())  # raises if the curl would be refused
         entry = app.workspace.history(integration="stripe")[0]
         assert (entry.action, entry.kind, entry.name) == ("sign", "external API", f"{stripe.method} {stripe.path}")
+        history = screen.query_one("#history-table")
+        assert entry.id in [key.split(":")[0] for key in history.keys]  # the History tab shows it at once
 
 
 # --- helpers -------------------------------------------------------------------------------

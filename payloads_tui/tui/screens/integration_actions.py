@@ -177,6 +177,8 @@ class ItemActions:
             sent = body if body is not None else sample_body(content_type)
             signature = attempt(self.screen, "sign the request", self.workspace.sign_api_request,
                                 integration.slug, api.method, api.path, sent, int(time.time()))
+            if signature is not None:
+                self.screen.show_history()  # the signing is in the history now
         snippet = curl_for_api(api, self.workspace.api_url(integration.slug, api.path), content_type=content_type,
                                body=body, signature=signature)
         self.screen.console.copy_and_show(snippet.command + (f"\n# {snippet.note}" if snippet.note else ""),
