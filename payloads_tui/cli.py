@@ -397,7 +397,8 @@ def job_line(job: Any) -> str:
     if job.status == "Retrying" and job.next_attempt_at:
         tail = f"next attempt {short_time(job.next_attempt_at)[11:]}"
     said = "  ".join(part for part in (detail, tail, job.summary and f"· {job.summary}") if part)
-    line = f"{job.number:<9} {short_time(job.modified)}  {job.status:<19} {job.integration}/{job.payload}  [{job.source}] {said}"
+    what = f"{job.integration}/{job.payload}  [{job.source}]"
+    line = f"{job.number:<9} {short_time(job.modified)}  {job.status:<19} {what} {said}"
     return printable(line.rstrip())  # an error or a summary may quote a sender's control characters
 
 

@@ -35,7 +35,8 @@ def attachment_text(attachment: dict[str, Any]) -> str:
     """`invoice.pdf · application/pdf · 12,345 bytes`."""
     size = attachment.get("size")
     sized = f"{size:,} bytes" if isinstance(size, int) else "size unknown"
-    return printable(f"{attachment.get('filename') or '(no name)'} · {attachment.get('content_type') or '?'} · {sized}")
+    name, kind = attachment.get("filename") or "(no name)", attachment.get("content_type") or "?"
+    return printable(f"{name} · {kind} · {sized}")
 
 
 def find_attachment(job: Job, which: str) -> dict[str, Any]:

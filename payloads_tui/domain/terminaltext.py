@@ -5,8 +5,9 @@ screen, set the window title or, through OSC 52, write the operator's clipboard.
 as they are by `jobs show`, the serve log or the console, they would act on the
 terminal of whoever reads them. `printable()` replaces each C0 control but tab and line
 feed by its Unicode control picture (ESC → ␛, BEL → ␇), a carriage return too unless a
-line feed follows (alone, it would overwrite the line), DEL by ␡, and each C1 control (U+0080–U+009F, which some terminals
-read as ESC sequences) by `\\x9b`-style text. Everything else is left as it is.
+line feed follows (alone, it would overwrite the line), DEL by ␡, and each C1 control
+(U+0080–U+009F, which some terminals read as ESC sequences) by `\\x9b`-style text.
+Everything else is left as it is.
 """
 
 from __future__ import annotations

@@ -111,7 +111,8 @@ def results_table(job: Job) -> Table | None:
     table = Table("target", "item", "operation", "record", "error", box=None, padding=(0, 1), header_style="bold")
     for result in job.results[:RESULTS_SHOWN]:
         table.add_row(result.target, str(result.item), result.operation or "—", result.record_id or "—",
-                      Text(printable(result.error or ""), style="bold red"), style="on #3a0000" if result.error else None)
+                      Text(printable(result.error or ""), style="bold red"),
+                      style="on #3a0000" if result.error else None)
     if len(job.results) > RESULTS_SHOWN:
         table.add_row("…", f"{len(job.results) - RESULTS_SHOWN} more", "", "", "")
     return table

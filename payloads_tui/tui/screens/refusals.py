@@ -55,8 +55,9 @@ class RefusalsScreen(ModalScreen[None]):
         self.refusals = refusals
         now = app.clock()
         table = self.query_one(KeyedTable)
-        table.set_rows([(str(i), {"at": format_moment(r.at, now), "where": r.where, "peer": r.peer or "—",
-                                  "reason": Text(printable(r.reason), style="yellow")}) for i, r in enumerate(refusals)])
+        table.set_rows([(str(i), {"at": format_moment(r.at, now), "where": printable(r.where), "peer": r.peer or "—",
+                                  "reason": Text(printable(r.reason), style="yellow")})
+                        for i, r in enumerate(refusals)])
         service = app.service_status()
         if not refusals:
             note = ("None since the service started." if service.get("running")
