@@ -296,7 +296,7 @@ class PayloadEditorScreen(ReadOnlyGuard, ConsoleScreen, Generic[P]):
         tabs.active = tab
         self.call_after_refresh(self._focus_in_tab)
 
-    def _focus_in_tab(self) -> None:
+    def _focus_in_tab(self, tries: int = 5) -> None:
         pane = self.query_one("#editor-tabs", TabbedContent).active_pane
         if pane is None or (self.focused is not None and pane in self.focused.ancestors):
             return
@@ -305,6 +305,8 @@ class PayloadEditorScreen(ReadOnlyGuard, ConsoleScreen, Generic[P]):
             if widget.focusable and widget.display and widget.is_on_screen:
                 widget.focus()
                 return
+        if tries > 1:  # the tab's widgets are laid out on a later refresh (a busy machine): try then
+            self.call_after_refresh(self._focus_in_tab, tries - 1)
 
     def switch_tab_of(self, widget: Any) -> None:
         for ancestor in widget.ancestors:
