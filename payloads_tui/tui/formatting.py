@@ -9,6 +9,7 @@ from typing import Any
 from rich.text import Text
 
 from payloads_tui.domain.models import CONTENT_TYPE_LABELS, INITIATED_LABELS
+from payloads_tui.domain.terminaltext import printable
 
 #: Seconds since the epoch, UTC; injected so tests and snapshots can fix "now".
 Clock = Callable[[], float]
@@ -46,7 +47,7 @@ def status_text(status: str) -> Text:
 
 def clip(value: Any, width: int) -> str:
     """`value` as one line of at most `width` cells, ending in … when cut."""
-    text = "" if value is None else str(value)
+    text = "" if value is None else printable(str(value))  # record values come from webhooks and emails
     text = " ".join(text.split())
     if width <= 0:
         return ""

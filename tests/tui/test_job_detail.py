@@ -203,3 +203,12 @@ def test_the_job_detail_shows_a_senders_control_characters_instead_of_sending_th
     text, _ = pretty_body(b"Subject: hi\r\n\r\n\x1b]52;c;ZWNobyBwd25lZA==\x07", "message/rfc822")
     assert text == "Subject: hi\r\n\r\n\u241b]52;c;ZWNobyBwd25lZA==\u2407"
     assert "\x1b" not in str(headers_table({"x-note": "a\x1bb"}).columns[1]._cells)
+
+
+def test_record_values_in_tables_and_lists_show_control_characters_too() -> None:
+    """A customer name from a webhook reaches the run dialog's list and every table cell through `clip`."""
+    from payloads_tui.tui.formatting import clip
+    from payloads_tui.tui.screens.run_outbound import record_label
+
+    assert clip("Acme\x1b]0;pwned\x07 Corp", 40) == "Acme\u241b]0;pwned\u2407 Corp"
+    assert record_label({"id": "acc_1", "name": "Acme\x1b[2J"}) == "Acme\u241b[2J  (acc_1)"

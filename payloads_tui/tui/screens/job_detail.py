@@ -230,7 +230,7 @@ class JobDetailScreen(ReadOnlyGuard, ConsoleScreen):
             return
         text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
         shown = Text(f"{counted(len(data), 'record')}\n", style="bold")
-        shown.append(text[:DATA_SHOWN])
+        shown.append(printable(text[:DATA_SHOWN]))  # json.dumps leaves C1 controls as they are
         if len(text) > DATA_SHOWN:
             shown.append(f"\n… {len(text) - DATA_SHOWN:,} more characters not shown "
                          f"(`payloads jobs show {job.number} --json` shows all)", style="dim")

@@ -16,6 +16,7 @@ from textual.widgets import Button, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from payloads_tui.domain.models import OutboundPayload
+from payloads_tui.domain.terminaltext import printable
 from payloads_tui.tui.calls import attempt
 
 #: Records listed to choose from.
@@ -26,7 +27,7 @@ LABEL_FIELDS = ("name", "number", "subject", "email", "title")
 def record_label(record: dict[str, Any]) -> str:
     """`Acme Corp  (acc_acme)`: the first telling field of a record, then its id."""
     title = next((str(record[f]) for f in LABEL_FIELDS if record.get(f)), "")
-    return f"{title}  ({record.get('id')})" if title else str(record.get("id"))
+    return printable(f"{title}  ({record.get('id')})" if title else str(record.get("id")))
 
 
 class RunOutboundScreen(ModalScreen[list[str] | None]):

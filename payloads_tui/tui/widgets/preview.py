@@ -110,7 +110,8 @@ class PreviewPane(Horizontal):
         return self.query_one("#preview-body", TextArea).text
 
     def set_sample(self, text: str) -> None:
-        self.query_one("#preview-body", TextArea).load_text(text)
+        # A logged body's ESC sequences would reach the terminal from the text area: shown as ␛ instead.
+        self.query_one("#preview-body", TextArea).load_text(printable(text))
         self.schedule()
 
     def set_payload(self, slug: str, payload: InboundPayload) -> None:
