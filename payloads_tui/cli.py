@@ -29,7 +29,7 @@ PASSPHRASE_ENV = "PAYLOADS_BUNDLE_PASSPHRASE"
 
 
 def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    click.echo(printable(f"error: {message}"), err=True)  # it may quote a name or a body from outside
     sys.exit(1)
 
 

@@ -6,6 +6,8 @@ exception is a bug. Each message says what was wrong and, where it can, what to 
 
 from __future__ import annotations
 
+from payloads_tui.domain.terminaltext import printable
+
 
 class PayloadsError(Exception):
     """Base of every error the console raises on purpose; its message is shown to the user."""
@@ -16,7 +18,8 @@ class ValidationError(PayloadsError):
 
     def __init__(self, message: str, field: str | None = None) -> None:
         self.field = field
-        super().__init__(f"{field}: {message}" if field else message)
+        message = printable(message)  # both may quote what was typed or imported: shown on terminals
+        super().__init__(f"{printable(field)}: {message}" if field else message)
         self.reason = message
 
 

@@ -17,6 +17,9 @@ import math
 import re
 from collections.abc import Iterable
 from email.utils import getaddresses
+from typing import Any
+
+import msgspec
 
 from payloads_tui.domain.errors import MappingError, ValidationError
 from payloads_tui.domain.models import (
@@ -33,6 +36,7 @@ from payloads_tui.domain.models import (
     OutboundPayload,
     Source,
 )
+from payloads_tui.domain.terminaltext import printable
 
 EMAIL_RE_PARTS = 2
 
@@ -94,8 +98,34 @@ def mailbox_address(text: str, field: str) -> str:
     return address
 
 
+#: Control characters no name, text or expression of the configuration may hold (tab and line breaks may).
+_CONTROL_IN_CONFIG = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def no_control_characters(value: Any, where: str) -> None:
+    """Refuse a control character anywhere in `value` (a model as builtins): names and descriptions are
+    shown on terminals, where an ESC sequence from an imported bundle would set the title or the clipboard."""
+    if isinstance(value, str):
+        if found := _CONTROL_IN_CONFIG.search(value):
+            raise ValidationError(f"holds the control character U+{ord(found.group()):04X} "
+                                  f"({printable(found.group())}); remove it", where.lstrip("."))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            no_control_characters(key, f"{where}.{key!r}")
+            no_control_characters(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            no_control_characters(item, f"{where}[{index}]")
+
+
 def validate_integration(integration: Integration) -> None:
-    """Raise `ValidationError` for the first rule `integration` breaks."""
+    """Raise `ValidationError` for the first rule `integration` breaks (control characters last, so a
+    field's own rule, with its own words, comes first)."""
+    _integration_rules(integration)
+    no_control_characters(msgspec.to_builtins(integration), "")
+
+
+def _integration_rules(integration: Integration) -> None:
     from payloads_tui.domain import mapping  # the mapping engine validates expressions
 
     validate_slug(integration.slug)
@@ -444,3 +474,4 @@ def validate_schema(schema: ObjectSchema) -> None:
         names.add(spec.name)
     if schema.external_id and schema.external_id not in names:
         raise ValidationError(f"external id {schema.external_id!r} is not a field", "external_id")
+    no_control_characters(msgspec.to_builtins(schema), "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from payloads_tui.domain.errors import MappingError, ValidationError
@@ -199,3 +200,18 @@ def test_an_email_address_error_names_the_address_field(addresses: list[str], re
     with pytest.raises(ValidationError) as caught:
         validate_integration(integration)
     assert caught.value.field == "emails[1].address" and reason in caught.value.reason
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"name": "Evil\x1b]2;TITLE\x1b\\"}, "name"),
+    ({"description": "d\x1b]52;c;cHduZWQ=\x07"}, "description"),
+    ({"variables": {"v": "x\x9b31m"}}, "variables.v"),
+])
+def test_a_control_character_anywhere_in_an_integration_is_refused(change: dict[str, object], field: str) -> None:
+    """An imported bundle's names reach terminals (the console, `payloads integrations`): an ESC sequence in
+    one set the terminal's title."""
+    integration = msgspec.structs.replace(_integration(), **change)
+    with pytest.raises(ValidationError) as caught:
+        validate_integration(integration)
+    assert caught.value.field == field and "holds the control character U+" in caught.value.reason
+    validate_integration(msgspec.structs.replace(_integration(), description="two\tcolumns\nand lines"))

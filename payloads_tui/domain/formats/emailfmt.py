@@ -56,7 +56,7 @@ T = TypeVar("T")
 _FOLD = re.compile(r"\r?\n[ \t]*")
 _LINE_BREAK = re.compile(r"\r\n?")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f]")
+_UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _BODY_TYPES = ("text/plain", "text/html")
 
 

@@ -14,6 +14,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from payloads_tui.domain.models import Integration
+from payloads_tui.domain.terminaltext import printable
 from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.commands import PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, format_ago, jobs_and_failures
@@ -120,9 +121,9 @@ class IntegrationsScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
             if needle and needle not in integration.name.lower() and needle not in integration.slug:
                 continue
             figures = self._figures.get(integration.slug, Figures(0, 0, None))
-            name = Text(integration.name, style="bold")
+            name = Text(printable(integration.name), style="bold")  # stored before names were checked
             if integration.description:
-                name.append(f"  {integration.description}", style="dim")
+                name.append(f"  {printable(integration.description)}", style="dim")
             rows.append((integration.slug, {
                 "name": name,
                 "inbound": str(len(integration.inbound)),

@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from payloads_tui.domain.terminaltext import printable
 from payloads_tui.tui.widgets.quiet import update_if_changed
 
 
@@ -14,7 +15,7 @@ class TopBar(Horizontal):
 
     def __init__(self, where: str = "", *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._where = where
+        self._where = printable(where)  # names an integration or a payload: shown as stand-ins, if any
 
     def compose(self) -> ComposeResult:
         yield Static("Payloads", id="topbar-brand")
@@ -22,7 +23,7 @@ class TopBar(Horizontal):
         yield Static("", id="topbar-service")
 
     def show_where(self, where: str) -> None:
-        update_if_changed(self.query_one("#topbar-where", Static), where)
+        update_if_changed(self.query_one("#topbar-where", Static), printable(where))
 
     def show_service(self, line: str, *, state: str) -> None:
         """`state` is one of running, off, attached, failed, starting (a CSS class)."""
