@@ -19,7 +19,7 @@ import click
 
 from payloads_tui import __version__
 from payloads_tui.domain.errors import LockedError, NotFoundError, PayloadsError
-from payloads_tui.domain.terminaltext import printable
+from payloads_tui.domain.terminaltext import json_text, printable
 from payloads_tui.domain.words import counted
 from payloads_tui.settings import Settings, default_demo_home, load_settings
 
@@ -303,11 +303,11 @@ def try_cmd(ctx: click.Context, integration: str, payload: str, file: Any, conte
     if as_json:
         import msgspec
 
-        click.echo(msgspec.json.encode({
+        click.echo(json_text(msgspec.json.encode({
             "status": outcome.status, "error": outcome.error, "note": outcome.note,
             "records_processed": outcome.records_processed, "records_failed": outcome.records_failed,
             "results": outcome.results,
-        }).decode())
+        })))
     else:
         print_outcome(outcome)
     sys.exit(0 if outcome.status != "Failed" else 1)
@@ -652,7 +652,7 @@ def jobs(ctx: click.Context, integration: str | None, statuses: tuple[str, ...],
 
     def emit(job: Any) -> None:
         if as_json:
-            click.echo(msgspec.json.encode(_job_row(job)).decode())
+            click.echo(json_text(msgspec.json.encode(_job_row(job))))
         else:
             click.echo(job_line(job))
 
@@ -760,7 +760,7 @@ def jobs_show(ctx: click.Context, number: str, as_json: bool, body: str | None, 
 
             if job.data_blob:  # whole, as its bodies are not: records are what a script reads
                 job.data_queried = ws.job_data(job)
-            click.echo(msgspec.json.encode(job).decode())
+            click.echo(json_text(msgspec.json.encode(job)))
             return
         click.echo(format_job(ws, job))
 

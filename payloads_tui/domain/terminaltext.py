@@ -8,12 +8,17 @@ feed by its Unicode control picture (ESC → ␛, BEL → ␇), a carriage retur
 line feed follows (alone, it would overwrite the line), DEL by ␡, and each C1 control
 (U+0080–U+009F, which some terminals read as ESC sequences) by `\\x9b`-style text.
 Everything else is left as it is.
+
+JSON for scripts (`--json`) keeps every character, but a raw C1 control in it would act on
+a terminal it is printed to (JSON escapes C0 only): `json_text()` writes those as `\\u009b`,
+which every JSON reader decodes to the same string.
 """
 
 from __future__ import annotations
 
 import re
 
+_C1 = re.compile("[\x80-\x9f]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
 
 
@@ -29,3 +34,9 @@ def _picture(match: re.Match[str]) -> str:
 def printable(text: str) -> str:
     """`text` with every control character but tab and line feed shown as a visible stand-in."""
     return _CONTROL.sub(_picture, text) if _CONTROL.search(text) else text
+
+
+def json_text(encoded: bytes) -> str:
+    """UTF-8 JSON as text with each raw C1 control escaped (`\\u0080`–`\\u009f`); the same JSON value."""
+    text = encoded.decode()
+    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _C1.search(text) else text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -629,6 +630,23 @@ def test_what_a_sender_wrote_reaches_the_terminal_with_its_control_characters_sh
     assert "envelope: MAIL FROM:<> RCPT TO:<b@x.example>\n" in shown  # the null sender; a retry keeps its envelope
     whole = runner.invoke(main, ["jobs", "show", job.number, "--body", "request", "--data-dir", str(demo_dir)])
     assert whole.stdout_bytes == raw  # asked for byte for byte: as it came
+
+
+def test_json_for_scripts_keeps_every_character_but_writes_c1_controls_escaped(runner: CliRunner,
+                                                                              demo_dir: Path) -> None:
+    """JSON escapes C0 controls only: a raw CSI (U+009B) in a sender's subject would act on the terminal."""
+    with Workspace(load_settings(home=demo_dir)) as ws:
+        job = ws.jobs.create("inbound", "stripe", BILLING_EMAIL, "Email", status="Failed",
+                             summary='"\x9b2J\x1b]0;t\x07 Café" from ann@example.com', error="bad \x9d byte")
+        ws.jobs.save(job)
+    listed = invoke(runner, "jobs", "--json", "--data-dir", str(demo_dir)).output
+    shown = invoke(runner, "jobs", "show", job.number, "--json", "--data-dir", str(demo_dir)).output
+    for output in (listed, shown):
+        assert not re.search("[\x00-\x09\x0b-\x1f\x80-\x9f]", output)
+        assert "\\u009b2J\\u001b]0;t\\u0007 Café" in output  # escaped, the rest as it is
+    row = next(json.loads(line) for line in listed.splitlines() if json.loads(line)["number"] == job.number)
+    assert json.loads(shown)["summary"] == row["summary"] == '"\x9b2J\x1b]0;t\x07 Café" from ann@example.com'
+    assert json.loads(shown)["error"] == "bad \x9d byte"
 
 
 def test_an_attachment_name_given_twice_asks_for_its_number(runner: CliRunner, demo_dir: Path) -> None:
