@@ -17,7 +17,7 @@ import functools
 import json
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -230,6 +230,8 @@ class ItemMapping:
     index: int
     values: dict[str, Any] | None
     error: str | None = None
+    #: The selected item itself (a later target's items are matched to it by identity).
+    item: Any = field(default=None, compare=False, repr=False)
 
 
 PARENT_FAILED = "parent record failed"
@@ -245,13 +247,64 @@ def select_items(target: Target, document: Any, runtime: Runtime | None = None) 
     return [selected]
 
 
-def _earlier_record(records: list[dict[str, Any] | None], index: int) -> dict[str, Any] | None | bool:
-    """The earlier target's record for item `index`: a dict, None (it failed) or False (none)."""
-    if len(records) == 1:
-        return records[0]
-    if index < len(records):
-        return records[index]
-    return False
+def _positions(items: list[Any]) -> dict[int, int]:
+    """The `id()` of each object and array in each item (the item too) → that item's position.
+
+    A parsed document never shares a node between two places, and JMESPath selects the
+    document's own nodes, so a later target's item is found inside the item it came from."""
+    found: dict[int, int] = {}
+    for position, item in enumerate(items):
+        stack = [item]
+        while stack:
+            node = stack.pop()
+            if id(node) in found:
+                continue
+            if isinstance(node, dict):
+                found[id(node)] = position
+                stack.extend(value for value in node.values() if isinstance(value, (dict, list)))
+            elif isinstance(node, list):
+                found[id(node)] = position
+                stack.extend(value for value in node if isinstance(value, (dict, list)))
+    return found
+
+
+class _Parents:
+    """The records of the earlier targets a `target` mapping reads, found for each item."""
+
+    def __init__(self, earlier: Mapping[str, list[dict[str, Any] | None]],
+                 earlier_items: Mapping[str, list[Any]], count: int) -> None:
+        self.earlier = earlier
+        self.earlier_items = earlier_items
+        self.count = count  # how many items this target selected
+        self._positions: dict[str, dict[int, int]] = {}
+
+    def record(self, name: str, item: Any, index: int) -> dict[str, Any] | None | bool | _Failed:
+        """The record target `name` wrote for the item this `item` lies in: a dict, None (it failed),
+        False (it wrote none) or why it cannot be told.
+
+        One record: every item links to it. Several: the one whose item holds this item
+        (`orders` → `orders[].lines[]`); failing that, the one of the same index when both
+        targets selected as many items (parallel selections)."""
+        records = self.earlier.get(name, [])
+        if not records:
+            return False
+        if len(records) == 1:
+            return records[0]
+        items = self.earlier_items.get(name)
+        if items is not None and len(items) == len(records) and isinstance(item, (dict, list)):
+            positions = self._positions.get(name)
+            if positions is None:
+                positions = self._positions[name] = _positions(items)
+            position = positions.get(id(item))
+            if position is not None:
+                return records[position]
+        if len(records) == self.count:
+            return records[index]
+        return _Failed(
+            f"cannot tell which of the {len(records)} {name} records this item belongs to: it does not lie "
+            f"inside an item of target {name}. Select this target's items under {name}'s "
+            f"(for orders and their lines: orders, then orders[].lines[])"
+        )
 
 
 class _Failed:
@@ -297,13 +350,15 @@ def map_target(
     variables: Mapping[str, str],
     earlier: Mapping[str, list[dict[str, Any] | None]],
     credential_value: CredentialValue | None,
+    earlier_items: Mapping[str, list[Any]] | None = None,
 ) -> list[ItemMapping]:
     """Map each item `target.items` selects; errors are reported per item, never raised.
 
     `earlier[name]` holds, per item index, the record an earlier target wrote (None if
-    that item failed). A `target` source reads the record of the same index, or the
-    only record when the earlier target wrote exactly one. Values that do not depend on
-    the item (document, context, static, now, variable, credential) are read once.
+    that item failed), and `earlier_items[name]` the items it selected. A `target` source
+    reads the record of the earlier item this item lies inside (`_Parents.record`).
+    Values that do not depend on the item (document, context, static, now, variable,
+    credential) are read once.
     """
     runtime = Runtime(now_iso)
     try:
@@ -325,6 +380,7 @@ def map_target(
         readers.append(reader)
         shared = mapping.source in ("item", "target")
         fixed.append(None if shared else _fixed_value(mapping, document, context, runtime, now_iso, variables, credential_value))
+    parents = _Parents(earlier, earlier_items or {}, len(items))
     results: list[ItemMapping] = []
     for index, item in enumerate(items):
         values: dict[str, Any] = {}
@@ -338,9 +394,12 @@ def map_target(
                     error = f"{mapping.field}: {exc}"
                     break
             elif mapping.source == "target":
-                record = _earlier_record(earlier.get(mapping.target, []), index)
+                record = parents.record(mapping.target, item, index)
                 if record is None:
                     error = PARENT_FAILED
+                    break
+                if isinstance(record, _Failed):
+                    error = f"{mapping.field}: {record.message}"
                     break
                 value = record.get(mapping.expression or "id") if record else None
             else:
@@ -349,7 +408,7 @@ def map_target(
                     error = value.message
                     break
             values[mapping.field] = value
-        results.append(ItemMapping(index, None, error) if error else ItemMapping(index, values))
+        results.append(ItemMapping(index, None, error, item) if error else ItemMapping(index, values, item=item))
     return results
 
 

@@ -407,6 +407,7 @@ class InboundProcessor:
         """
         now_iso = utc_timestamp()
         earlier: dict[str, list[dict[str, Any] | None]] = {}
+        earlier_items: dict[str, list[Any]] = {}
         first_error: str | None = None
         for target in payload.targets:
             checker = checkers.get(target.object)
@@ -420,9 +421,11 @@ class InboundProcessor:
                 variables=integration.variables,
                 earlier=earlier,
                 credential_value=credential_value,
+                earlier_items=earlier_items,
             )
             written: list[dict[str, Any] | None] = []
             earlier[target.name] = written
+            earlier_items[target.name] = [item.item for item in items]
             for item in items:
                 result = self._plan_item(target, checker, item, overlay)
                 results.append(result)

@@ -226,6 +226,48 @@ def test_parent_and_child_records_are_linked(tmp_path: Path, processor: InboundP
     assert event["event_id"] == "evt_1" and event["received"].endswith("Z")
 
 
+def test_each_child_links_to_the_parent_it_lies_under_not_the_one_of_its_index(
+        tmp_path: Path, processor: InboundProcessor) -> None:
+    """Two orders, A with two lines and B with one: by position, line a2 went to order B and b1 to none."""
+    orders = Target(name="Order", object="Purchase", items="orders", match_key=["stripe_id"],
+                    mappings=[FieldMapping(field="stripe_id", expression="id")])
+    lines = Target(name="Line", object="PurchaseLine", items="orders[].lines[]", match_key=["stripe_id"], mappings=[
+        FieldMapping(field="stripe_id", expression="id"),
+        FieldMapping(field="order_id", source="target", target="Order"),
+    ])
+    by_order = Target(name="Big", object="PurchaseLine", items="orders[*].lines[?qty > `1`][]", match_key=["stripe_id"],
+                      operation="update", mappings=[
+        FieldMapping(field="stripe_id", expression="id"),
+        FieldMapping(field="big_of", source="target", target="Order", expression="stripe_id"),
+    ])
+    body = json.dumps({"orders": [{"id": "A", "lines": [{"id": "a1", "qty": 1}, {"id": "a2", "qty": 2}]},
+                                  {"id": "B", "lines": [{"id": "b1", "qty": 3}]}]}).encode()
+    outcome = run(processor, payload(orders, lines, by_order), body)
+    assert outcome.status == "Completed", outcome.error
+    fresh = RecordStore(tmp_path)
+    order_of = {order["id"]: order["stripe_id"] for order in fresh.all("Purchase")}
+    linked = {line["stripe_id"]: (order_of[line["order_id"]], line.get("big_of")) for line in fresh.all("PurchaseLine")}
+    assert linked == {"a1": ("A", None), "a2": ("A", "A"), "b1": ("B", "B")}
+
+
+def test_a_child_that_lies_under_no_parent_fails_rather_than_taking_one_by_position(
+        processor: InboundProcessor) -> None:
+    orders = Target(name="Order", object="Purchase", items="orders", operation="insert",
+                    mappings=[FieldMapping(field="n", expression="n")])
+    notes = Target(name="Note", object="Note", items="notes", operation="insert", mappings=[
+        FieldMapping(field="text", expression="@"), FieldMapping(field="order_id", source="target", target="Order"),
+    ])
+    body = json.dumps({"orders": [{"n": 1}, {"n": 2}], "notes": ["x", "y", "z"]}).encode()
+    outcome = run(processor, payload(orders, notes), body)
+    assert outcome.status == "Failed"
+    assert outcome.error == (
+        "item 1 of target Note: order_id: cannot tell which of the 2 Order records this item belongs to: it does not "
+        "lie inside an item of target Order. Select this target's items under Order's (for orders and their lines: "
+        "orders, then orders[].lines[]); partial success is off, so nothing was written")
+    parallel = json.dumps({"orders": [{"n": 1}, {"n": 2}], "notes": ["x", "y"]}).encode()
+    assert run(processor, payload(orders, notes), parallel).status == "Completed"  # as many: by position
+
+
 def test_a_duplicate_event_is_refused_by_its_external_id(processor: InboundProcessor, store: RecordStore) -> None:
     p = payload(EVENT_INSERT, ORDER_UPSERT, LINE_UPSERT)
     body = checkout_session(line(1))
