@@ -140,6 +140,44 @@ async def test_the_table_holds_a_window_and_pages_in_more(app: PayloadsApp, work
         assert not table.has_more
 
 
+async def test_failures_only_lists_a_job_that_fails_after_a_newer_one(app: PayloadsApp, workspace: Workspace) -> None:
+    """An older job that fails once a newer failure is listed goes in at its place, not nowhere."""
+    older = save_job(workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=2, status="Processing")
+    newer = save_job(workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=1, status="Processing")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_jobs_tab(app, pilot)
+        table = screen.query_one("#inbound-jobs", JobsTable)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: newer.number not in table.numbers, what="failures only")
+        listed = list(table.numbers)
+        for job in (newer, older):  # the newer fails first
+            job.status = "Failed"
+            workspace.jobs.save(job)
+            screen.query_one(JobsPane).apply([job])
+            await pilot.pause()
+        assert table.numbers[:2] == [newer.number, older.number]
+        assert table.numbers[2:] == listed
+
+
+async def test_a_paused_table_still_shows_the_status_changes_of_its_rows(app: PayloadsApp, workspace: Workspace) -> None:
+    made = [save_job(workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=30 - i, status="Processing") for i in range(3)]
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_jobs_tab(app, pilot)
+        table = screen.query_one("#inbound-jobs", JobsTable)
+        await pilot.press("j")  # the cursor on row 2: new jobs are held
+        await pilot.pause()
+        second = made[1]
+        assert table.item_key() == second.number
+        second.status = "Completed"
+        workspace.jobs.save(second)
+        burst = [save_job(workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=1 - i / 20, status="Queued")
+                 for i in range(12)]
+        screen.query_one(JobsPane).apply([*burst, second])  # one batch of events
+        await pilot.pause()
+        assert table.pending == 12
+        assert "Completed" in " ".join(map(str, table.get_row_at(1))), "drawn, not only kept"
+
+
 async def test_f_shows_failures_only_and_slash_filters_by_text(app: PayloadsApp, jobs: dict) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_jobs_tab(app, pilot)

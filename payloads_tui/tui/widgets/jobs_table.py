@@ -213,9 +213,12 @@ class JobsTable(KeyedTable):
         self._set_paused(True, self.pending + len(fresh))
 
     def apply(self, jobs: Iterable[Job], matches: Callable[[Job], bool]) -> None:
-        """Take job changes: update the rows shown, put new matching jobs on top (or count them)."""
+        """Take job changes: update the rows shown, put new matching jobs in (or count them).
+
+        A job that comes to match later (it failed, under "failures only") goes in at its
+        place by number, not only on top, as long as that place is inside the window."""
         now = self.clock()
-        newest = job_seq(self.numbers[0]) if self.numbers else 0
+        oldest = job_seq(self.numbers[-1]) if self.numbers and self.has_more else 0
         fresh: list[Job] = []
         changed = False
         for job in jobs:
@@ -226,26 +229,29 @@ class JobsTable(KeyedTable):
                 changed = True
             elif job.number in self._held:
                 self._held[job.number] = job
-            elif job.seq > newest and matches(job):
+            elif job.seq > oldest and matches(job):
                 fresh.append(job)
         if fresh and self._paused:
             self._hold(fresh)
             fresh = []
-        if fresh:
-            self._insert(fresh, now)
-        elif changed:
+        if not (fresh and self._insert(fresh, now)) and changed:
             self._show(pin=None, follow=False)
 
-    def _insert(self, fresh: list[Job], now: float) -> None:
+    def _insert(self, fresh: list[Job], now: float) -> bool:
+        """Put `fresh` jobs in their places by number; False if they were held instead."""
         pin, follow = self.item_key(), self.cursor_row == 0 and self.scroll_y <= 0
-        new = [job for job in sorted(fresh, key=lambda j: j.seq, reverse=True) if job.number not in self._cells_of]
-        if not follow and pin is not None and self.cursor_row + len(new) >= self.scroll_y + self._viewport_rows:
+        new = [job for job in fresh if job.number not in self._cells_of]
+        if not new:
+            return False
+        above = len(new) if pin is None else sum(1 for job in new if job.seq > job_seq(pin))
+        if not follow and pin is not None and self.cursor_row + above >= self.scroll_y + self._viewport_rows:
             # the job under the cursor would be pushed out of sight: keep still, count the new ones
             self._hold(new)
-            return
+            return False
         self._cells_of.update((job.number, job_cells(job, now)) for job in new)
-        numbers = [job.number for job in new] + self.numbers
+        numbers = sorted([*self.numbers, *(job.number for job in new)], key=job_seq, reverse=True)
         if len(numbers) > self.window:
             numbers, self.has_more = numbers[: self.window], True
         self.numbers = numbers
         self._show(pin=pin, follow=follow)
+        return True
