@@ -132,6 +132,8 @@ def check_field(spec: FieldSpec, value: Any) -> Any:
         if spec.required:
             raise SchemaError("is required but has no value", spec.name)
         return None
+    if spec.required and is_blank(value):
+        raise SchemaError("is required but has no value (an empty string)", spec.name)
     try:
         coerced = _COERCE[spec.type](value)
     except ValueError as exc:
@@ -181,6 +183,13 @@ class RecordChecker:
         for name in self.required:
             if values.get(name) is None:
                 raise SchemaError("is required but has no value", name)
+            if is_blank(values[name]):
+                raise SchemaError("is required but has no value (an empty string)", name)
+
+
+def is_blank(value: Any) -> bool:
+    """An empty or all-whitespace string: no value for a required field or an external id."""
+    return isinstance(value, str) and not value.strip()
 
 
 def check_record(schema: ObjectSchema | None, values: dict[str, Any], *, partial: bool) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from payloads_tui.domain.models import (
     Target,
     new_id,
 )
-from payloads_tui.domain.recordcheck import RecordChecker
+from payloads_tui.domain.recordcheck import RecordChecker, is_blank
 from payloads_tui.store.records import RecordStore, RecordWrite, utc_timestamp
 
 log = logging.getLogger(__name__)
@@ -505,6 +505,8 @@ class InboundProcessor:
         external = schema.external_id if schema else None
         if not external or values.get(external) is None:
             return
+        if is_blank(values[external]):
+            raise ItemFailed(f"{external}: the external id is an empty string; each {obj} record needs its own")
         others = [r for r in overlay.find(obj, {external: values[external]}) if r["id"] != record_id]
         if others:
             raise ItemFailed(

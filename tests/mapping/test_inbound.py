@@ -46,6 +46,7 @@ SCHEMAS = {
         FieldSpec(name="amount", type="number", required=True),
         FieldSpec(name="quantity", type="integer"),
     ]),
+    "Contact": ObjectSchema(name="Contact", external_id="email", fields=[FieldSpec(name="email"), FieldSpec(name="name")]),
     "Event": ObjectSchema(name="Event", external_id="event_id", strict=True, fields=[
         FieldSpec(name="event_id", required=True),
         FieldSpec(name="type"),
@@ -266,6 +267,18 @@ def test_a_child_that_lies_under_no_parent_fails_rather_than_taking_one_by_posit
         "orders, then orders[].lines[]); partial success is off, so nothing was written")
     parallel = json.dumps({"orders": [{"n": 1}, {"n": 2}], "notes": ["x", "y"]}).encode()
     assert run(processor, payload(orders, notes), parallel).status == "Completed"  # as many: by position
+
+
+def test_an_empty_external_id_fails_its_item_instead_of_clashing_with_the_next(processor: InboundProcessor,
+                                                                                store: RecordStore) -> None:
+    contacts = Target(name="Contact", object="Contact", items="@", operation="insert", mappings=[
+        FieldMapping(field="email", expression="email"), FieldMapping(field="name", expression="name"),
+    ])
+    outcome = run(processor, payload(contacts, partial=True), b'[{"email": "", "name": "A"}, {"email": "b@x", "name": "B"}]')
+    assert outcome.status == "Partially Completed"
+    assert outcome.error == ("1 of 2 records failed: item 1 of target Contact: email: the external id is an empty string; "
+                             "each Contact record needs its own")
+    assert [r["name"] for r in store.all("Contact")] == ["B"]
 
 
 def test_a_duplicate_event_is_refused_by_its_external_id(processor: InboundProcessor, store: RecordStore) -> None:

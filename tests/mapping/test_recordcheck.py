@@ -104,6 +104,16 @@ def test_required_fields_on_insert_and_on_partial_updates() -> None:
         check_record(ACCOUNT, {"stripe_id": None, "name": "Ann"}, partial=True)
 
 
+def test_an_empty_string_is_no_value_for_a_required_field() -> None:
+    """A CSV row's empty cell maps to "": a required field must not take it as its value."""
+    for blank in ("", "   "):
+        with pytest.raises(SchemaError, match=r"stripe_id: is required but has no value \(an empty string\)"):
+            check_record(ACCOUNT, {"stripe_id": blank}, partial=False)
+        with pytest.raises(SchemaError, match="stripe_id: is required"):
+            check_record(ACCOUNT, {"stripe_id": blank, "name": "Ann"}, partial=True)
+    assert check_record(ACCOUNT, {"stripe_id": "c", "name": ""}, partial=False) == {"stripe_id": "c", "name": ""}
+
+
 def test_unknown_fields_pass_unless_strict_and_id_is_always_allowed() -> None:
     assert check_record(ACCOUNT, {"stripe_id": "c", "extra": 1}, partial=False) == {"stripe_id": "c", "extra": 1}
     assert check_record(STRICT, {"event_id": "evt_1", "id": "e1"}, partial=False) == {"event_id": "evt_1", "id": "e1"}
