@@ -314,6 +314,8 @@ def try_cmd(ctx: click.Context, integration: str, payload: str, file: Any, conte
 
 
 def print_outcome(outcome: Any) -> None:
+    from payloads_tui.domain.models import NOT_WRITTEN
+
     click.echo(f"{outcome.status}: {outcome.records_processed} planned, {outcome.records_failed} failed (dry run)")
     if outcome.error:
         click.echo(printable(f"  error: {outcome.error}"))
@@ -324,7 +326,8 @@ def print_outcome(outcome: Any) -> None:
         if r.error:
             click.echo(printable(f"  ✗ {where}: {r.error}"))
             continue
-        click.echo(f"  {r.operation:<6} {where} → {r.record_id or ''}")
+        unwritten = f"  ({NOT_WRITTEN})" if outcome.status == "Failed" else ""
+        click.echo(f"  {r.operation:<6} {where} → {r.record_id or ''}{unwritten}")
         for field, value in (r.values or {}).items():
             click.echo(f"      {field} = {value!r}")
 
@@ -828,9 +831,13 @@ def format_job(ws: Any, job: Any) -> str:
         lines.append(f"--- attachments: {len(attachments)} (--attachment N prints one)")
         lines += [f"  {n}. {attachment_text(a)}" for n, a in enumerate(attachments, 1)]
     if job.results:
+        from payloads_tui.domain.models import NOT_WRITTEN
+
         lines.append(f"--- records: {job.records_processed} ok, {job.records_failed} failed")
+        failed = job.status == "Failed"
         for r in job.results:
-            lines.append(f"  {'✗' if r.error else '✓'} {r.target} #{r.item} {r.operation} {r.record_id or ''} {r.error or ''}".rstrip())
+            mark, why = ("✗", r.error) if r.error else ("–", f"({NOT_WRITTEN})") if failed else ("✓", "")
+            lines.append("  " + " ".join(part for part in (mark, f"{r.target} #{r.item}", r.operation, r.record_id, why) if part))
     if job.attempts:
         lines.append("--- attempts")
         for a in job.attempts:

@@ -346,6 +346,10 @@ class RecordResult(Model, kw_only=True):
     values: dict[str, Any] | None = None
 
 
+#: What a result without an error says when its job failed: a failed job writes no record.
+NOT_WRITTEN = "not written: the job failed"
+
+
 class Attempt(Model, kw_only=True):
     """One try of an outbound request."""
 

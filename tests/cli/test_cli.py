@@ -649,6 +649,23 @@ def test_json_for_scripts_keeps_every_character_but_writes_c1_controls_escaped(r
     assert json.loads(shown)["error"] == "bad \x9d byte"
 
 
+def test_a_failed_jobs_planned_writes_are_not_shown_as_done(runner: CliRunner, demo_dir: Path) -> None:
+    """Partial success off: one bad line fails the job and nothing is written, so no ✓ for the good ones."""
+    from payloads_tui.domain.models import RecordResult
+
+    with Workspace(load_settings(home=demo_dir)) as ws:
+        failed = ws.jobs.create("inbound", "stripe", CUSTOMER_WEBHOOK, "External API", status="Failed", results=[
+            RecordResult(target="Order", item=0, operation="update", record_id="c577"),
+            RecordResult(target="Line", item=1, error="amount: not a number")])
+        done = ws.jobs.create("inbound", "stripe", CUSTOMER_WEBHOOK, "External API", status="Completed",
+                              results=[RecordResult(target="Order", item=0, operation="insert", record_id="d1")])
+        for job in (failed, done):
+            ws.jobs.save(job)
+    shown = invoke(runner, "jobs", "show", failed.number, "--data-dir", str(demo_dir)).output
+    assert "  – Order #0 update c577 (not written: the job failed)\n  ✗ Line #1 amount: not a number\n" in shown
+    assert "  ✓ Order #0 insert d1\n" in invoke(runner, "jobs", "show", done.number, "--data-dir", str(demo_dir)).output
+
+
 def test_an_attachment_name_given_twice_asks_for_its_number(runner: CliRunner, demo_dir: Path) -> None:
     with Workspace(load_settings(home=demo_dir)) as ws:
         job = ws.jobs.create("inbound", "stripe", BILLING_EMAIL, "Email", status="Completed")

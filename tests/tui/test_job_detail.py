@@ -212,3 +212,19 @@ def test_record_values_in_tables_and_lists_show_control_characters_too() -> None
 
     assert clip("Acme\x1b]0;pwned\x07 Corp", 40) == "Acme\u241b]0;pwned\u2407 Corp"
     assert record_label({"id": "acc_1", "name": "Acme\x1b[2J"}) == "Acme\u241b[2J  (acc_1)"
+
+
+async def test_a_failed_jobs_planned_writes_read_as_not_written(app: PayloadsApp, workspace) -> None:
+    from payloads_tui.domain.models import RecordResult
+    from payloads_tui.tui.widgets.preview import render_results
+
+    results = [RecordResult(target="Order", item=0, operation="update", record_id="c577"),
+               RecordResult(target="Line", item=1, error="amount: not a number")]
+    failed = save_job(workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=1, status="Failed", results=results)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_job(app, pilot, failed.number)
+        records = text_of(screen.query_one("#job-results"))
+        assert "c577" in records and "not written: the job failed" in records
+    preview = render_results(results, failed=True).renderables[0].plain
+    assert preview == "– update Order #0 → c577  (not written: the job failed)"
+    assert render_results(results).renderables[0].plain == "✓ update Order #0 → c577"

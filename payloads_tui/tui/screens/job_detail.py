@@ -23,7 +23,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from payloads_tui.domain.emailjob import attachment_text, attachments_of, envelope_text
-from payloads_tui.domain.models import FINISHED_STATUSES, Job
+from payloads_tui.domain.models import FINISHED_STATUSES, NOT_WRITTEN, Job
 from payloads_tui.domain.terminaltext import printable
 from payloads_tui.domain.words import counted
 from payloads_tui.tui.calls import attempt, workspace_work
@@ -109,9 +109,11 @@ def results_table(job: Job) -> Table | None:
     if not job.results:
         return None
     table = Table("target", "item", "operation", "record", "error", box=None, padding=(0, 1), header_style="bold")
+    failed = job.status == "Failed"
     for result in job.results[:RESULTS_SHOWN]:
-        table.add_row(result.target, str(result.item), result.operation or "—", result.record_id or "—",
-                      Text(printable(result.error or ""), style="bold red"),
+        why = Text(printable(result.error), style="bold red") if result.error else Text(NOT_WRITTEN if failed else "",
+                                                                                           style="dim")
+        table.add_row(result.target, str(result.item), result.operation or "—", result.record_id or "—", why,
                       style="on #3a0000" if result.error else None)
     if len(job.results) > RESULTS_SHOWN:
         table.add_row("…", f"{len(job.results) - RESULTS_SHOWN} more", "", "", "")

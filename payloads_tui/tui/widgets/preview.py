@@ -23,7 +23,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static, TextArea
 
 from payloads_tui.domain.errors import PayloadsError
-from payloads_tui.domain.models import InboundPayload, RecordResult
+from payloads_tui.domain.models import NOT_WRITTEN, InboundPayload, RecordResult
 from payloads_tui.domain.terminaltext import printable
 from payloads_tui.tui.calls import as_payloads_error
 
@@ -45,17 +45,21 @@ def describe_outcome(outcome: Any) -> Text:
     return line
 
 
-def render_results(results: list[RecordResult]) -> Group:
-    """Each planned write (operation, target, item, record id, values) or its error."""
+def render_results(results: list[RecordResult], failed: bool = False) -> Group:
+    """Each planned write (operation, target, item, record id, values) or its error; in a
+    run that `failed`, the writes planned are marked as not done."""
     parts: list[Text] = []
     for result in results:
         where = f"{result.target} #{result.item}"
         if result.error:
             parts.append(Text.assemble(("✗ ", "bold red"), (where, "bold"), (f"  {printable(result.error)}", "red")))
             continue
-        head = Text.assemble(("✓ ", "green"), (f"{result.operation} ", "cyan"), (where, "bold"))
+        head = Text.assemble(("– ", "dim") if failed else ("✓ ", "green"), (f"{result.operation} ", "cyan"),
+                             (where, "bold"))
         if result.record_id:
             head.append(f" → {result.record_id}", style="dim")
+        if failed:
+            head.append(f"  ({NOT_WRITTEN})", style="dim")
         parts.append(head)
         values = list((result.values or {}).items())
         for field, value in values[:VALUES_SHOWN]:
@@ -150,7 +154,7 @@ class PreviewPane(Horizontal):
             return
         outcome = message.outcome
         status = describe_outcome(outcome)
-        body: Any = render_results(outcome.results)
+        body: Any = render_results(outcome.results, failed=outcome.status == "Failed")
         if outcome.error:
             body = Group(Text(outcome.error, style="red"), body)
         elif outcome.note:
