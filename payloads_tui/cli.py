@@ -392,13 +392,13 @@ def job_line(job: Any) -> str:
     if job.status in ("Queued", "Processing", "Retrying"):  # nothing written yet: not "0 ok"
         counts = ""
     detail = code if job.kind == "outbound" else counts
-    tail = job.error if job.error and job.status == "Failed" else ""
+    tail = job.error if job.error and job.status in ("Failed", "Retrying") else ""
     if job.note and not (job.records_processed or job.records_failed):  # "nothing was written: …" says it
         detail, tail = "", tail or job.note
     if tail and code and tail.startswith(code):  # "500 Internal Server Error: down after 5 attempts"
         detail = ""
-    if job.status == "Retrying" and job.next_attempt_at:
-        tail = f"next attempt {short_time(job.next_attempt_at)[11:]}"
+    if job.status == "Retrying" and job.next_attempt_at:  # why it waits: "connection refused (attempt 1 of 5)"
+        tail = "; ".join(part for part in (tail, f"next attempt {short_time(job.next_attempt_at)[11:]}") if part)
     said = "  ".join(part for part in (detail, tail, job.summary and f"· {job.summary}") if part)
     what = f"{job.integration}/{job.payload}  [{job.source}]"
     line = f"{job.number:<9} {short_time(job.modified)}  {job.status:<19} {what} {said}"

@@ -54,6 +54,11 @@ def clip(value: Any, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + ELLIPSIS
 
 
+def clock_time(epoch: float) -> str:
+    """`14:03:27`: a time of day, local."""
+    return time.strftime("%H:%M:%S", time.localtime(epoch))
+
+
 def start_of_day(now: float) -> float:
     """Local midnight of the day `now` falls on."""
     lt = time.localtime(now)

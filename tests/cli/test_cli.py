@@ -379,7 +379,10 @@ def test_job_lines_and_details_say_the_next_attempt_and_the_data_queried() -> No
               response=HttpExchange(code=429, message="Too Many Requests"),
               attempts=[Attempt(number=1, started=due - 31, finished=due - 30.5, error="429 Too Many Requests")])
     clock = time.strftime("%H:%M:%S", time.localtime(due))
-    assert job_line(job).endswith(f"[CLI] 429 Too Many Requests  next attempt {clock}")
+    assert job_line(job).endswith(f"[CLI] 429 Too Many Requests (attempt 1 of 5); next attempt {clock}")
+    refused = Job(number="OUT-8", kind="outbound", integration="stripe", payload="Customer: Create", source="CLI",
+                  status="Retrying", error="connection refused (attempt 2 of 5)", next_attempt_at=due)
+    assert job_line(refused).endswith(f"[CLI] connection refused (attempt 2 of 5); next attempt {clock}")
 
     class NoBodies:
         def job_body(self, job: Job, which: str) -> None:

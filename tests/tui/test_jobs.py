@@ -341,3 +341,15 @@ async def test_a_hangup_or_terminate_quits_and_stops_the_service_in_order(
         assert not (workspace.home / "control.sock").exists()
     finally:
         signal.signal(sig, previous)
+
+
+def test_a_retrying_jobs_status_cell_says_when_it_tries_again() -> None:
+    from payloads_tui.domain.models import Job
+    from payloads_tui.tui.widgets.jobs_table import job_cells
+
+    due = time.mktime((2026, 11, 28, 6, 45, 43, 0, 0, -1))
+    job = Job(number="OUT-5", kind="outbound", integration="stripe", payload="Customer: Create", status="Retrying",
+              next_attempt_at=due, error="connection refused (attempt 1 of 5)")
+    assert str(job_cells(job, due - 10)["status"]) == "Retrying · 06:45:43"
+    job.status, job.next_attempt_at = "Failed", None
+    assert str(job_cells(job, due)["status"]) == "Failed"

@@ -20,7 +20,7 @@ from textual.message import Message
 
 from payloads_tui.domain.models import Job, JobKind
 from payloads_tui.domain.terminaltext import printable
-from payloads_tui.tui.formatting import Clock, format_moment, status_text
+from payloads_tui.tui.formatting import Clock, clock_time, format_moment, status_text
 from payloads_tui.tui.widgets.keyed_table import Cell, Col, KeyedTable
 
 #: Jobs held while live; paging adds `PAGE` at a time below them.
@@ -62,6 +62,8 @@ def job_cells(job: Job, now: float) -> dict[str, Cell]:
         "status": status_text(job.status),
         "modified": format_moment(job.modified, now),
     }
+    if job.status == "Retrying" and job.next_attempt_at:  # when it tries again, local time
+        cells["status"] = Text.assemble(status_text(job.status), (f" · {clock_time(job.next_attempt_at)}", "dim"))
     if job.kind == "inbound":
         failed = f" · {job.records_failed} failed" if job.records_failed else ""
         cells["records"] = Text(f"{job.records_processed}{failed}", style="red" if job.records_failed else "")
