@@ -225,6 +225,33 @@ async def test_retry_a_failed_outbound_job_links_the_new_job(live_app: PayloadsA
         assert any(retry.number in n.message for n in app._notifications)
 
 
+async def test_replaying_a_post_that_succeeded_asks_first(live_app: PayloadsApp, workspace: Workspace,
+                                                          jobs: dict) -> None:
+    from payloads_tui.tui.screens.confirm import ConfirmScreen
+
+    app = live_app
+    done = jobs["out_ok"].number
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: workspace.service_status().get("running"), what="the service")
+        screen = await open_jobs_tab(app, pilot)
+        outbound = screen.query_one("#outbound-jobs", JobsTable)
+        await pilot.press("tab", "j")
+        assert app.focused is outbound and outbound.item_key() == done
+        await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        assert "which succeeded (OK)" in text_of(app.screen.query_one("#confirm-question"))
+        assert "POST http://127.0.0.1:12111/v1/customers again" in text_of(app.screen.query_one("#confirm-detail"))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is screen, what="the question gone")
+        await pilot.pause(0.2)
+        assert len(outbound.numbers) == 2, "not replayed"
+        await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question again")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: len(outbound.numbers) == 3, what="the replay in the table")
+        assert workspace.job(outbound.numbers[0]).links.original == done
+
+
 async def test_failed_jobs_raise_a_notification_with_their_number(live_app: PayloadsApp,
                                                                  workspace: Workspace) -> None:
     app = live_app

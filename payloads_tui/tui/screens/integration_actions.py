@@ -270,7 +270,31 @@ def retry_job(node, number: str) -> None:  # type: ignore[no-untyped-def]
                then=lambda job: JobsStarted([job], f"Retrying {number}"))
 
 
+#: Methods whose request, sent twice, may act twice on the other system.
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 def replay_job(node, number: str) -> None:  # type: ignore[no-untyped-def]
-    """Replay `number` (resend what was logged) in a worker; the new job is announced."""
-    start_call(node, f"replay {number}", lambda: node.app.workspace.replay_job(number), group="jobs",
-               then=lambda job: JobsStarted([job], f"Replaying {number}"))
+    """Replay `number` (resend what was logged) in a worker; the new job is announced. A request
+    that already succeeded and may act twice (a POST that created a customer) is confirmed first."""
+    job = attempt(node, f"open {number}", node.app.workspace.job, number)
+    if job is None:
+        return
+
+    def replay(confirmed: bool | None = True) -> None:
+        if confirmed:
+            start_call(node, f"replay {number}", lambda: node.app.workspace.replay_job(number), group="jobs",
+                       then=lambda new: JobsStarted([new], f"Replaying {number}"))
+
+    request = job.request
+    if job.kind != "outbound" or request is None or request.method.upper() not in UNSAFE_METHODS \
+            or job.status not in ("Completed", "Partially Completed"):
+        replay()
+        return
+    answer = job.response.message if job.response is not None else "it succeeded"
+    node.app.push_screen(ConfirmScreen(
+        f"Replay {number}, which succeeded ({answer})?",
+        detail=f"This sends {request.method.upper()} {request.url} again, as logged: the other system may act "
+               "on it twice (a second customer, a second charge).",
+        confirm="Replay",
+    ), replay)
