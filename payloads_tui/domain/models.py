@@ -238,7 +238,7 @@ PLAIN_FIELDS: dict[str, tuple[str, ...]] = {
 }
 #: Fields that must be present (plain or secret) for a credential to be usable.
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "basic": ("username", "password"),
+    "basic": ("username",),  # no password: an API key as the user name, as Stripe takes it
     "bearer": ("token",),
     "api_key": ("placement", "name", "value"),
     "oauth2": ("grant", "token_url"),

@@ -178,7 +178,8 @@ class Authenticator:
         headers, query = secret_names(credential)
         kind = credential.kind
         if kind == "basic":
-            value = _basic(credential.fields["username"], self._secret(credential, "password"))
+            password = self._secret(credential, "password") if "password" in credential.secrets else ""
+            value = _basic(credential.fields["username"], password)
             return AuthParts({"Authorization": value}, {}, headers, query)
         if kind == "bearer":
             return AuthParts({"Authorization": f"Bearer {self._secret(credential, 'token')}"}, {}, headers, query)

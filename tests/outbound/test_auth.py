@@ -41,6 +41,8 @@ def assert_no_secret(store: Store, *values: str) -> None:
     [
         (dict(kind="basic", fields={"username": "ada"}, secrets={"password": SECRET}),
          ("authorization", "Basic " + base64.b64encode(f"ada:{SECRET}".encode()).decode()), None),
+        (dict(kind="basic", fields={"username": "ada"}, secrets={}),  # no password: a key as the user name
+         ("authorization", "Basic " + base64.b64encode(b"ada:").decode()), None),
         (dict(kind="bearer", secrets={"token": SECRET}), ("authorization", f"Bearer {SECRET}"), None),
         (dict(kind="api_key", fields={"placement": "header", "name": "X-Token"}, secrets={"value": SECRET}),
          ("x-token", SECRET), None),
@@ -185,8 +187,8 @@ async def test_refused_token_request_fails_the_job_clearly(store: Store, serve) 
 
 
 async def test_missing_fields_name_the_credential_and_field(store: Store, serve) -> None:
-    with pytest.raises(CredentialError, match=r"credential 'B' \(basic\) has no password"):
-        check_credential(Credential(name="B", kind="basic", fields={"username": "u"}))
+    with pytest.raises(CredentialError, match=r"credential 'B' \(basic\) has no username"):
+        check_credential(Credential(name="B", kind="basic", fields={}))
     with pytest.raises(CredentialError, match="has no client_secret"):
         check_credential(Credential(name="O", kind="oauth2", fields={
             "grant": "client_credentials", "token_url": "http://127.0.0.1:9/t", "client_id": "c"}))

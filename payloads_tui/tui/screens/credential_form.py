@@ -28,6 +28,10 @@ FIELD_LABELS = {
     "refresh_token": "Refresh token",
 }
 
+SECRET_HINTS = {
+    ("basic", "password"): "stored encrypted, shown masked; may stay empty (a key sent as the user name)",
+}
+
 
 class CredentialForm(SavingForm[Integration]):
     """Add or edit a credential; the fields follow the chosen type."""
@@ -71,7 +75,7 @@ class CredentialForm(SavingForm[Integration]):
             rows.append(FieldRow(FIELD_LABELS.get(field, field),
                                  Input("", id=f"s-{field}", password=True, compact=True,
                                        placeholder="•••• unchanged — type to replace" if stored else ""),
-                                 name=field, hint="stored encrypted, shown masked"))
+                                 name=field, hint=SECRET_HINTS.get((kind, field), "stored encrypted, shown masked")))
         box.mount_all(rows)
 
     def submit(self) -> Integration:
