@@ -549,9 +549,10 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
     import asyncio
     import logging
     import signal
+    import time
 
     from payloads_tui.service.control import ControlServer
-    from payloads_tui.service.events import AuthRejected, JobChanged
+    from payloads_tui.service.events import AuthRejected, JobChanged, JobsPruned
     from payloads_tui.service.service import Service
 
     settings = settings_from(ctx, http=http, smtp=smtp)
@@ -578,6 +579,8 @@ def serve(ctx: click.Context, http: str | None, smtp: str | None, sandbox: bool)
             def log_event(event: Any) -> None:
                 if isinstance(event, AuthRejected):
                     refusals.offer(event)
+                elif isinstance(event, JobsPruned):
+                    click.echo(f"{'pruned':<9} {short_time(time.time())}  {event.dropped:,} old jobs dropped from the log")
                 else:
                     log_job(event)
 

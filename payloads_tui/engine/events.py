@@ -55,7 +55,14 @@ class AuthRejected:
     peer: str = ""
 
 
-Event = JobChanged | ConfigChanged | ServiceChanged | AuthRejected
+@dataclass(frozen=True)
+class JobsPruned:
+    """Old jobs were dropped from the log (`payloads jobs prune`, or retention): what shows them reads again."""
+
+    dropped: int
+
+
+Event = JobChanged | ConfigChanged | ServiceChanged | AuthRejected | JobsPruned
 Subscriber = Callable[[Event], None]
 
 

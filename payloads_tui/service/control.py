@@ -36,6 +36,7 @@ from payloads_tui.engine.events import (
     ConfigChanged,
     Event,
     JobChanged,
+    JobsPruned,
     ServiceChanged,
 )
 
@@ -69,6 +70,8 @@ def event_to_data(event: Event) -> dict[str, Any]:
     if isinstance(event, ServiceChanged):
         return {"event": "service", "running": event.running, "http": event.http, "smtp": event.smtp,
                 "error": event.error}
+    if isinstance(event, JobsPruned):
+        return {"event": "pruned", "dropped": event.dropped}
     return {"event": "auth", "integration": event.integration, "where": event.where, "reason": event.reason,
             "peer": event.peer}
 
@@ -82,6 +85,8 @@ def event_from_data(data: dict[str, Any]) -> Event | None:
         return ConfigChanged(data.get("integration"), data.get("action", "update"))
     if kind == "service":
         return ServiceChanged(bool(data.get("running")), data.get("http"), data.get("smtp"), data.get("error"))
+    if kind == "pruned":
+        return JobsPruned(int(data.get("dropped") or 0))
     if kind == "auth":
         return AuthRejected(data.get("integration", ""), data.get("where", ""), data.get("reason", ""),
                             data.get("peer", ""))

@@ -6,7 +6,8 @@ from payloads_tui.engine.events import (
     Event,
     EventBus,
     JobChanged,
+    JobsPruned,
     ServiceChanged,
 )
 
-__all__ = ["AuthRejected", "ConfigChanged", "Event", "EventBus", "JobChanged", "ServiceChanged"]
+__all__ = ["AuthRejected", "ConfigChanged", "Event", "EventBus", "JobChanged", "JobsPruned", "ServiceChanged"]

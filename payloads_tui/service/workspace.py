@@ -25,7 +25,7 @@ from payloads_tui.domain.models import (
     ObjectSchema,
 )
 from payloads_tui.domain.signatures import generate_token, hash_token, hmac_signature, stripe_signature_header
-from payloads_tui.engine.events import ConfigChanged, EventBus
+from payloads_tui.engine.events import ConfigChanged, EventBus, JobsPruned
 from payloads_tui.engine.inbound import InboundOutcome, InboundProcessor
 from payloads_tui.engine.requestbuild import record_filter
 from payloads_tui.service.refusals import Refusal, RecentRefusals
@@ -316,7 +316,10 @@ class Workspace:
     def prune_jobs(self, *, max_age_days: float | None = None, max_jobs: int | None = None) -> int:
         """Drop old jobs (whole segments) by age and count; returns how many were dropped."""
         self._writable()
-        return self.jobs.prune(max_age_days=max_age_days, max_jobs=max_jobs)
+        dropped = self.jobs.prune(max_age_days=max_age_days, max_jobs=max_jobs)
+        if dropped:
+            self.events.publish(JobsPruned(dropped))
+        return dropped
 
     def job_counts(self, *, integration: str | None = None, kind: JobKind | None = None,
                    since: float | None = None) -> dict[str, int]:

@@ -34,7 +34,14 @@ from payloads_tui.service.control import ControlServer
 from payloads_tui.service.refusals import RefusalDigest, RefusalNotice
 from payloads_tui.service.remote import RemoteWorkspace, attach, running_service_pid
 from payloads_tui.settings import Settings
-from payloads_tui.tui.bridge import AuthRefused, ConfigEventArrived, EventBridge, JobsPending, ServiceEventArrived
+from payloads_tui.tui.bridge import (
+    AuthRefused,
+    ConfigEventArrived,
+    EventBridge,
+    JobsPending,
+    JobsPrunedArrived,
+    ServiceEventArrived,
+)
 from payloads_tui.tui.calls import as_payloads_error
 from payloads_tui.tui.commands import ConsoleCommands, PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, Clock
@@ -43,6 +50,7 @@ from payloads_tui.tui.messages import (
     ConfigUpdated,
     EmailSent,
     JobsChanged,
+    JobsDropped,
     JobsStarted,
     RequestRefused,
     ServiceUpdated,
@@ -371,6 +379,9 @@ class PayloadsApp(App[None]):
         numbers = ", ".join(j.number for j in failed[:5]) + (", …" if len(failed) > 5 else "")
         self.notify(f"{numbers} — press f on the Jobs tab to see failures only",
                     title=f"{len(failed)} jobs failed", severity="error", markup=False, timeout=8)
+
+    def on_jobs_pruned_arrived(self, message: JobsPrunedArrived) -> None:
+        self._broadcast(lambda: JobsDropped(message.event.dropped))
 
     def on_config_event_arrived(self, message: ConfigEventArrived) -> None:
         event = message.event

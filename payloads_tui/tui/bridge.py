@@ -15,7 +15,7 @@ from textual.app import App
 from textual.message import Message
 
 from payloads_tui.domain.models import Job
-from payloads_tui.service.events import AuthRejected, ConfigChanged, JobChanged, ServiceChanged
+from payloads_tui.service.events import AuthRejected, ConfigChanged, JobChanged, JobsPruned, ServiceChanged
 
 #: Batches of job changes per second, at most.
 DEFAULT_RATE = 10.0
@@ -45,6 +45,14 @@ class ConfigEventArrived(Message):
     """An integration changed (possibly in another part of the app, or by the service)."""
 
     def __init__(self, event: ConfigChanged) -> None:
+        super().__init__()
+        self.event = event
+
+
+class JobsPrunedArrived(Message):
+    """Old jobs were dropped from the log: tables and figures read again."""
+
+    def __init__(self, event: JobsPruned) -> None:
         super().__init__()
         self.event = event
 
@@ -91,6 +99,8 @@ class EventBridge:
             self.app.post_message(ServiceEventArrived(event))
         elif isinstance(event, AuthRejected):
             self.app.post_message(AuthRefused(event))
+        elif isinstance(event, JobsPruned):
+            self.app.post_message(JobsPrunedArrived(event))
 
     def take(self) -> tuple[Job, ...]:
         """The jobs gathered since the last batch, oldest change first; re-arms the bridge."""

@@ -94,6 +94,14 @@ class RequestRefused(Message):
         self.integration = integration
 
 
+class JobsDropped(Message):
+    """Old jobs were dropped from the log (a prune): tables and figures that show them read again."""
+
+    def __init__(self, dropped: int) -> None:
+        super().__init__()
+        self.dropped = dropped
+
+
 class WorkspaceSwitched(Message):
     """The console now reads and changes things through another workspace (its attached service stopped, or
     one started): every screen shows it afresh, and its keys follow (a read-only console's are fewer)."""

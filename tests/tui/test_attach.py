@@ -130,3 +130,33 @@ async def test_a_no_service_console_says_which_service_runs_its_directory(
             await wait_for(pilot, lambda: app.elsewhere_pid is None, timeout=10)
     finally:
         read_only.close()
+
+
+async def test_a_prune_through_the_service_reloads_the_attached_consoles_jobs(
+    settings: Settings, services: list[ServiceThread], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`payloads jobs prune` beside an attached console: its tables and figures showed dropped jobs."""
+    from payloads_tui.store.jobs import JobLog
+
+    monkeypatch.setattr(JobLog.__init__, "__kwdefaults__", {**JobLog.__init__.__kwdefaults__, "segment_jobs": 8})
+    with Workspace(settings) as ws:
+        made = []
+        for _ in range(20):
+            job = ws.jobs.create("inbound", "stripe", CUSTOMER_WEBHOOK, "External API", status="Completed")
+            ws.jobs.save(job)
+            made.append(job.number)
+        ws.jobs.settle()
+    services.append(ServiceThread(settings).start())
+    remote = attach(settings)
+    assert remote is not None
+    app = make_app(remote, attached_pid=os.getpid())  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, IntegrationScreen) and app.screen.integration is not None)
+        await pilot.press("2")
+        table = app.screen.query_one("#inbound-jobs")
+        await wait_for(pilot, lambda: made[0] in table.numbers, what="the oldest job listed")
+        dropped = attach(settings).prune_jobs(max_jobs=8)  # a second client, as the CLI is
+        assert dropped >= 8
+        await wait_for(pilot, lambda: made[0] not in table.numbers, what="the table read again")
+        assert len(table.numbers) == 20 - dropped

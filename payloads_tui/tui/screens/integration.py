@@ -25,6 +25,7 @@ from payloads_tui.tui.messages import (
     CallFailed,
     ConfigUpdated,
     JobsChanged,
+    JobsDropped,
     RequestRefused,
     ServiceUpdated,
     WorkspaceSwitched,
@@ -188,6 +189,10 @@ class IntegrationScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
         super().on_workspace_switched(message)
         if self.reload():
             self.query_one(JobsPane).reload()  # what arrived meanwhile, and whether it is live
+
+    def on_jobs_dropped(self, _message: JobsDropped) -> None:
+        if self.reload():
+            self.query_one(JobsPane).reload()
 
     def on_request_refused(self, message: RequestRefused) -> None:
         if message.integration == self.slug and self._figures_timer is None:

@@ -18,7 +18,7 @@ from payloads_tui.domain.terminaltext import printable
 from payloads_tui.tui.calls import attempt
 from payloads_tui.tui.commands import PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, format_ago, jobs_and_failures
-from payloads_tui.tui.messages import BundleImported, ConfigUpdated, JobsChanged, WorkspaceSwitched
+from payloads_tui.tui.messages import BundleImported, ConfigUpdated, JobsChanged, JobsDropped, WorkspaceSwitched
 from payloads_tui.tui.readonly import ReadOnlyGuard, changes_data, read_only_reason
 from payloads_tui.tui.screens.base import ConsoleScreen
 from payloads_tui.tui.screens.bundle_forms import ExportsBundles, ImportForm
@@ -160,6 +160,9 @@ class IntegrationsScreen(ReadOnlyGuard, ExportsBundles, ConsoleScreen):
 
     def on_workspace_switched(self, message: WorkspaceSwitched) -> None:
         super().on_workspace_switched(message)
+        self.reload()
+
+    def on_jobs_dropped(self, _message: JobsDropped) -> None:
         self.reload()
 
     def on_jobs_changed(self, message: JobsChanged) -> None:
