@@ -257,6 +257,9 @@ def import_cmd(ctx: click.Context, file: Path, on_conflict: str) -> None:
     click.echo(f"Imported {integration.name}{renamed} ({result.action}); {result.secrets_imported} secrets imported.")
     if result.schemas_created:
         click.echo(f"Object schemas created: {', '.join(result.schemas_created)}")
+    if result.schemas_kept:
+        click.echo(f"Object schemas kept as they are here (the bundle's differ; every integration here shares them): "
+                   f"{', '.join(result.schemas_kept)}")
     if result.variables_kept:
         click.echo(f"Kept this data directory's values of variables (the bundle's differ): "
                    f"{', '.join(result.variables_kept)}")

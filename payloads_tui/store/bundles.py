@@ -39,8 +39,9 @@ fresh id. A slug that already exists is handled by `on_conflict`:
 - `rename`: imported as `<slug>-2` / `<name> (2)` (then `-3`, ...).
 
 Object schemas missing in the target are created; one that exists with the same
-name is kept as it is (`ImportResult.schemas_kept`). The integration and the new
-schemas are written in one write.
+name is kept as it is, since every integration here shares it (those whose fields
+differ from the bundle's are named in `ImportResult.schemas_kept`). The integration
+and the new schemas are written in one write.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from cryptography.fernet import Fernet, InvalidToken
+from msgspec import structs
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from payloads_tui.domain.errors import BundleError, PayloadsError, ValidationError, VaultError
@@ -100,6 +102,11 @@ SIGNED_AUTH = ("stripe", "hmac")
 P = TypeVar("P")
 
 
+def _same_schema(here: ObjectSchema | None, bundled: ObjectSchema) -> bool:
+    """Whether a stored schema says what the bundle's does (ids differ between data directories)."""
+    return here is not None and to_data(structs.replace(here, id=bundled.id)) == to_data(bundled)
+
+
 @dataclass(frozen=True)
 class ImportResult:
     """What an import did."""
@@ -110,7 +117,7 @@ class ImportResult:
     #: The new slug when `rename` had to pick one.
     renamed_to: str | None = None
     schemas_created: list[str] = field(default_factory=list)
-    #: Schemas of the bundle that already existed here and were left as they are.
+    #: Schemas of the bundle that exist here with other fields, left as they are (shared by every integration).
     schemas_kept: list[str] = field(default_factory=list)
     #: Secrets decrypted with the passphrase and re-encrypted with this vault (token hashes included).
     secrets_imported: int = 0
@@ -549,8 +556,10 @@ def import_bundle(
         email.active = False
     _validate(incoming, schemas)
 
-    kept_schemas = [s.name for s in schemas if config.schema(s.name) is not None]
-    new_schemas = [s for s in schemas if s.name not in kept_schemas]
+    existing_schemas = {s.name: config.schema(s.name) for s in schemas}
+    new_schemas = [s for s in schemas if existing_schemas[s.name] is None]
+    kept_schemas = [s.name for s in schemas if not _same_schema(existing_schemas[s.name], s)
+                    and existing_schemas[s.name] is not None]
     for schema in new_schemas:
         schema.id = new_id()
     current = {slot.label: slot.value for slot in _secret_slots(existing)} if existing is not None else {}

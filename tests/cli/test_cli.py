@@ -112,10 +112,15 @@ def test_export_import_round_trip_without_secrets(runner: CliRunner, demo_dir: P
     assert "skipped" in again.output
     renamed = invoke(runner, "import", str(bundle), "--on-conflict", "rename", "--data-dir", str(other))
     assert "stripe-2" in renamed.output
+    assert "Object schemas kept" not in renamed.output  # the same schemas: nothing to say
     data["integration"]["variables"]["base_url"] = "http://127.0.0.1:9/elsewhere"
+    schema = data["schemas"][0]
+    schema["fields"].append({"name": "loyalty_tier", "required": True})
     bundle.write_text(json.dumps(data))
     replaced = invoke(runner, "import", str(bundle), "--on-conflict", "replace", "--data-dir", str(other))
     assert "Kept this data directory's values of variables (the bundle's differ): base_url\n" in replaced.output
+    assert ("Object schemas kept as they are here (the bundle's differ; every integration here shares them): "
+            f"{schema['name']}\n") in replaced.output
     listed = invoke(runner, "integrations", "--data-dir", str(other)).output
     assert "stripe-2" in listed
 

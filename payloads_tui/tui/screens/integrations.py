@@ -282,6 +282,10 @@ def describe_import(result: object) -> str:
         return "An integration with that slug exists here; skipped (import again with replace or rename)."
     renamed = getattr(result, "renamed_to", None)
     parts = [f"Imported {integration.name}" + (f" as {renamed}" if renamed else "") + f" ({action})."]
+    if created := getattr(result, "schemas_created", None):
+        parts.append(f"Object schemas created: {', '.join(created)}.")
+    if kept := getattr(result, "schemas_kept", None):
+        parts.append(f"Object schemas kept as they are here (the bundle's differ): {', '.join(kept)}.")
     if kept := getattr(result, "variables_kept", None):
         parts.append(f"Kept this data directory's values of variables: {', '.join(kept)}.")
     if kept := getattr(result, "secrets_kept", None):
