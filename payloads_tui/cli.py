@@ -293,16 +293,29 @@ def key_rotate(ctx: click.Context) -> None:
 @data_dir_option
 @click.argument("integration")
 @click.argument("payload")
-@click.argument("file", type=click.File("rb"))
+@click.argument("file", type=click.File("rb"), required=False)
 @click.option("--content-type", help="Content-Type of the sample (default: the payload's).")
+@click.option("--job", "job_number", metavar="IN-N",
+              help="Use a logged job's body, Content-Type and context (a response handler's record) as the sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.pass_context
 @reports_errors
-def try_cmd(ctx: click.Context, integration: str, payload: str, file: Any, content_type: str | None, as_json: bool) -> None:
-    """Dry-run inbound PAYLOAD of INTEGRATION on FILE ('-' for stdin): print the planned writes."""
-    body = file.read()
+def try_cmd(ctx: click.Context, integration: str, payload: str, file: Any, content_type: str | None,
+            job_number: str | None, as_json: bool) -> None:
+    """Dry-run inbound PAYLOAD of INTEGRATION on FILE ('-' for stdin) or a job's body: print the planned writes."""
+    if (file is None) == (job_number is None):
+        raise click.UsageError("give a sample FILE ('-' for standard input) or --job IN-N, one of them")
     with open_workspace(ctx, read_only=True) as ws:
-        outcome = ws.try_inbound(integration, payload, body, content_type=content_type)
+        context = None
+        if job_number is not None:
+            job = ws.job(job_number)
+            body = logged_body(ws, job, "request")
+            if content_type is None and job.request is not None:
+                content_type = job.request.content_type or None
+            context = job.mapping_context()
+        else:
+            body = file.read()
+        outcome = ws.try_inbound(integration, payload, body, content_type=content_type, context=context)
     if as_json:
         import msgspec
 

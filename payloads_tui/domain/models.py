@@ -420,6 +420,11 @@ class Job(Model, kw_only=True):
     def seq(self) -> int:
         return int(self.number.split("-", 1)[1])
 
+    def mapping_context(self) -> dict[str, Any]:
+        """What an inbound job's mappings of source `context` read (a response handler's `record`,
+        an email's envelope): its context without what processing itself wrote there."""
+        return {k: v for k, v in self.context.items() if k not in ("blobs", "attachments")}
+
 
 class FieldChange(Model, kw_only=True):
     """One field's change in a history entry; secret values appear as `••••`."""

@@ -739,7 +739,7 @@ class Executor:
         blob = request.body_blob if body is None and request is not None else None
         if body is None and not blob:
             raise NotFoundError(f"job {job.number} has no logged body to process")
-        context = {k: v for k, v in job.context.items() if k not in ("blobs", "attachments")}
+        context = job.mapping_context()
         content_type = (request.content_type if request is not None else None) or None
         run = BodyRun(integration, payload, body, content_type, context, body_blob=blob)
         if kept is not None and kept[0] == payload.content_type and kept[1] == payload.options:

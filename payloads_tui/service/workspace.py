@@ -272,8 +272,11 @@ class Workspace:
         body: bytes,
         *,
         content_type: str | None = None,
+        context: dict[str, Any] | None = None,
     ) -> InboundOutcome:
-        """Dry run: what `body` would write, without touching the store.
+        """Dry run: what `body` would write, without touching the store. `context` is what a
+        mapping of source `context` reads (a response handler's `record`); `job_sample()` gives
+        a logged job's body, content type and context, as processing had them.
 
         An email without a `Message-ID` gets one, as the SMTP receiver gives it: a payload
         matching on it would otherwise fail here and succeed on delivery.
@@ -285,7 +288,7 @@ class Workspace:
         if payload.content_type == "email":
             body = with_message_id(body, self.settings.smtp_hostname)
         return self.inbound.run_body(
-            integration, payload, body, content_type=content_type, dry_run=True,
+            integration, payload, body, content_type=content_type, context=context, dry_run=True,
             credential_value=self.credential_value(integration),
         )
 

@@ -214,6 +214,32 @@ def test_try_prints_the_planned_writes(runner: CliRunner, demo_dir: Path, payloa
     assert not (demo_dir / "records" / "OrderLine.json").exists()  # a dry run writes nothing
 
 
+def test_try_a_jobs_body_with_its_content_type_and_context(runner: CliRunner, demo_dir: Path) -> None:
+    """A response handler maps `record` from its context; a Latin-1 webhook declares its charset."""
+    from payloads_tui.domain.models import HttpExchange
+    from payloads_tui.store.demo import CUSTOMER_CREATED_RESPONSE
+
+    answer = b'{"id": "cus_back", "created": 1764201600}'
+    latin = '{"data": {"object": {"id": "cus_j", "name": "J\u00fcrgen", "email": "j@x.example"}}}'.encode("latin-1")
+    with Workspace(load_settings(home=demo_dir)) as ws:
+        handled = ws.jobs.create("inbound", "stripe", CUSTOMER_CREATED_RESPONSE, "Response Handler", status="Completed",
+                                 context={"record": {"id": "acc_acme"}, "job": "OUT-1"},
+                                 request=HttpExchange(method="POST", url="http://127.0.0.1:12111/v1/customers",
+                                                      content_type="application/json", body=answer.decode()))
+        webhook = ws.jobs.create("inbound", "stripe", CUSTOMER_WEBHOOK, "External API", status="Completed",
+                                 request=HttpExchange(method="POST", url="http://127.0.0.1:8787/api/stripe/customers"))
+        ws.jobs.externalize(webhook.request, latin, "application/json; charset=iso-8859-1")
+        for job in (handled, webhook):
+            ws.jobs.save(job)
+    tried = invoke(runner, "try", "stripe", CUSTOMER_CREATED_RESPONSE, "--job", handled.number, "--data-dir", str(demo_dir))
+    assert tried.exit_code == 0, tried.output
+    assert "update Account #0 → acc_acme" in tried.output and "stripe_id = 'cus_back'" in tried.output
+    accented = invoke(runner, "try", "stripe", CUSTOMER_WEBHOOK, "--job", webhook.number, "--data-dir", str(demo_dir))
+    assert "name = 'J\u00fcrgen'" in accented.output
+    both = invoke(runner, "try", "stripe", CUSTOMER_WEBHOOK, "-", "--job", webhook.number, "--data-dir", str(demo_dir))
+    assert both.exit_code == 2 and "give a sample FILE ('-' for standard input) or --job IN-N, one of them" in both.output
+
+
 def test_try_reports_where_a_body_is_broken(runner: CliRunner, demo_dir: Path) -> None:
     result = runner.invoke(main, ["try", "stripe", CUSTOMER_WEBHOOK, str(FIXTURES / "bad.json"),
                                   "--data-dir", str(demo_dir)])

@@ -182,3 +182,34 @@ async def test_question_mark_lists_every_key_of_the_screen(app: PayloadsApp) -> 
             assert expected in keys, expected
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, IntegrationScreen))
+
+
+async def test_a_sample_from_the_newest_job_reads_as_processing_read_it(app: PayloadsApp, workspace: Workspace) -> None:
+    """ctrl+l: a response handler's mapping of `record` has the job's record; a Latin-1 body reads as Latin-1."""
+    from payloads_tui.domain.models import HttpExchange
+    from payloads_tui.store.demo import CUSTOMER_CREATED_RESPONSE, CUSTOMER_WEBHOOK
+    from tests.tui.conftest import save_job
+
+    answer = b'{"id": "cus_back", "created": 1764201600}'
+    save_job(workspace, "inbound", CUSTOMER_CREATED_RESPONSE, minutes_ago=1, status="Completed",
+             source="Response Handler", context={"record": {"id": "acc_acme"}, "job": "OUT-1"},
+             request=HttpExchange(method="POST", url="http://127.0.0.1:12111/v1/customers", code=200,
+                                  content_type="application/json", body=answer.decode(), body_size=len(answer)))
+    latin = '{"data": {"object": {"id": "cus_j", "name": "Jürgen MÜLLER", "email": "j@x.example"}}}'
+    save_job(workspace, "inbound", CUSTOMER_WEBHOOK, minutes_ago=1, status="Completed",
+             request=HttpExchange(method="POST", url="http://127.0.0.1:8787/api/stripe/customers",
+                                  content_type="application/json; charset=iso-8859-1"))
+    newest = workspace.newest_jobs("inbound", payload=CUSTOMER_WEBHOOK, limit=1)[0]
+    workspace.jobs.externalize(newest.request, latin.encode("latin-1"), newest.request.content_type)
+    workspace.jobs.save(newest)
+    integration = workspace.integration("stripe")
+    async with app.run_test(size=(120, 40)) as pilot:
+        for name, expected in ((CUSTOMER_CREATED_RESPONSE, "update Account #0 → acc_acme"),
+                               (CUSTOMER_WEBHOOK, "name = 'Jürgen MÜLLER'")):
+            app.push_screen(TryInboundScreen("stripe", integration.inbound_payload(name)))
+            await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "preview-body")
+            await pilot.press("ctrl+l")
+            await wait_for(pilot, lambda: expected in text_of(app.screen.query_one("#preview-records")),
+                           what=f"the dry run of {name}")
+            assert "1 record would be written" in text_of(app.screen.query_one("#preview-status"))
+            await pilot.press("escape")

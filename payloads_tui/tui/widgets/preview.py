@@ -9,6 +9,7 @@ the pane, not as notifications.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static, TextArea
 
 from payloads_tui.domain.errors import PayloadsError
+from payloads_tui.domain.formats.charset import readable_text
 from payloads_tui.domain.models import NOT_WRITTEN, InboundPayload, RecordResult
 from payloads_tui.domain.terminaltext import printable
 from payloads_tui.tui.calls import as_payloads_error
@@ -69,6 +71,18 @@ def render_results(results: list[RecordResult], failed: bool = False) -> Group:
     return Group(*parts)
 
 
+@dataclass(frozen=True)
+class JobSample:
+    """A logged job's body as the sample: the text shown, and the bytes, content type and
+    context the dry run uses while that text is unchanged (so a Latin-1 body reads as
+    processing read it, and a response handler's mapping of `record` has its record)."""
+
+    shown: str
+    body: bytes
+    content_type: str | None
+    context: dict[str, Any]
+
+
 class PreviewPane(Horizontal):
     """Sample | dry-run records; see the module docstring."""
 
@@ -83,12 +97,14 @@ class PreviewPane(Horizontal):
             self.error = error
 
     class SampleLoaded(Message):
-        """A sample body was read from a file or a job (from a worker thread)."""
+        """A sample body was read from a file or a job (from a worker thread); from a job, `job`
+        holds its logged body as it came, its content type and its context."""
 
-        def __init__(self, text: str, origin: str) -> None:
+        def __init__(self, text: str, origin: str, job: JobSample | None = None) -> None:
             super().__init__()
             self.text = text
             self.origin = origin
+            self.job = job
 
     def __init__(self, *, sample: str = "", id: str | None = None) -> None:
         super().__init__(id=id)
@@ -96,6 +112,7 @@ class PreviewPane(Horizontal):
         self.payload: InboundPayload | None = None
         self._initial_sample = sample
         self._timer: Timer | None = None
+        self._job_sample: JobSample | None = None  # the newest job's body, while it is the sample
 
     def compose(self) -> ComposeResult:
         with Vertical(id="preview-sample"):
@@ -137,12 +154,19 @@ class PreviewPane(Horizontal):
         if not self.sample.strip():
             self._show(Text("Paste or load a sample body to see what it would write.", style="dim"), None)
             return
-        self.dry_run(self.slug, self.payload, self.sample.encode("utf-8"))
+        loaded = self._job_sample
+        if loaded is not None and self.sample == loaded.shown:  # the job's bytes, in its charset
+            self.dry_run(self.slug, self.payload, loaded.body, loaded.content_type, loaded.context)
+        else:  # typed or edited: UTF-8; an edited job's body keeps that job's context
+            self.dry_run(self.slug, self.payload, self.sample.encode("utf-8"), None,
+                         loaded.context if loaded is not None else None)
 
     @work(exclusive=True, group="preview", thread=True)
-    def dry_run(self, slug: str, payload: InboundPayload, body: bytes) -> None:
+    def dry_run(self, slug: str, payload: InboundPayload, body: bytes, content_type: str | None,
+                context: dict[str, Any] | None) -> None:
         try:
-            outcome = self.app.workspace.try_inbound(slug, payload, body)  # type: ignore[attr-defined]
+            outcome = self.app.workspace.try_inbound(  # type: ignore[attr-defined]
+                slug, payload, body, content_type=content_type, context=context)
         except PayloadsError as exc:
             self.post_message(self.Updated(None, str(exc)))
             return
@@ -202,8 +226,14 @@ class PreviewPane(Horizontal):
         if body is None:
             self.post_message(self.Updated(None, f"no job of {name} has a logged body yet"))
             return
-        self.post_message(self.SampleLoaded(body.decode("utf-8", "replace"), jobs[0].number))
+        job = jobs[0]
+        content_type = (job.request.content_type if job.request is not None else None) or None
+        text = readable_text(body, content_type)
+        sample = JobSample(printable(text), body, content_type, job.mapping_context())
+        self.post_message(self.SampleLoaded(text, job.number, sample))
 
     def on_preview_pane_sample_loaded(self, message: PreviewPane.SampleLoaded) -> None:
         self.set_sample(message.text)
+        # compared with what the text area holds (it may have made the line breaks its own)
+        self._job_sample = replace(message.job, shown=self.sample) if message.job is not None else None
         self.notify(f"Sample loaded from {message.origin}.", timeout=3, markup=False)
