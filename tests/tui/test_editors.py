@@ -162,3 +162,19 @@ async def test_outbound_editor_edits_a_source_and_a_header(app: PayloadsApp, wor
         assert payload is not None
         assert payload.sources[0].filter == "status == 'Customer'"
         assert payload.headers["Idempotency-Key"] == "{id}"
+
+
+def test_the_preview_says_when_saving_would_refuse_the_payload(workspace: Workspace) -> None:
+    """An upsert without a match key previewed as writes (each item overwriting the last) that saving refuses."""
+    import msgspec
+
+    from payloads_tui.domain.models import Target
+    from payloads_tui.tui.widgets.preview import save_problem
+
+    integration = workspace.integration("stripe")
+    payload = integration.inbound[0]
+    assert save_problem(integration, payload) is None
+    keyless = msgspec.structs.replace(payload, targets=[Target(name="Line", object="Line", items="@", operation="upsert")])
+    assert save_problem(integration, keyless) == "targets[0].match_key: upsert needs a match key"
+    new = msgspec.structs.replace(keyless, id="new-one", name="New")
+    assert save_problem(integration, new) == "targets[0].match_key: upsert needs a match key"

@@ -130,7 +130,7 @@ class InboundEditorScreen(PayloadEditorScreen[InboundPayload]):
                         ItemField("object", "Object", placeholder="Account"),
                         ItemField("items", "Items", "expression", placeholder="@ (the whole body), data.object",
                                   check=lambda _t, text: expression_problem(text or "@")),
-                        ItemField("operation", "Operation", "select", choices=lambda: OPERATION_CHOICES),
+                        ItemField("operation", "Operation", "select", choices=lambda: OPERATION_CHOICES, required=True),
                         ItemField("match_key", "Match key", "list", placeholder="stripe_id",
                                   applies=lambda t: t.operation != "insert"),
                     ],
@@ -142,7 +142,7 @@ class InboundEditorScreen(PayloadEditorScreen[InboundPayload]):
                     cells=mapping_cells, new_item=new_mapping,
                     fields=[
                         ItemField("field", "Field"),
-                        ItemField("source", "Source", "select", choices=lambda: SOURCE_CHOICES),
+                        ItemField("source", "Source", "select", choices=lambda: SOURCE_CHOICES, required=True),
                         ItemField("expression", "Expression", "expression", placeholder="email, upper(currency)",
                                   applies=lambda m: m.source in EXPRESSION_SOURCES,
                                   check=lambda _m, text: expression_problem(text)),

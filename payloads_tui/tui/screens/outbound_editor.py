@@ -157,7 +157,7 @@ class OutboundEditorScreen(PayloadEditorScreen[OutboundPayload]):
                     id="extras-editor", cells=extra_cells,
                     new_item=lambda items: Extra("header", f"X-Header-{len(items) + 1}", ""),
                     fields=[
-                        ItemField("where", "In", "select", choices=lambda: [("header", "header"), ("query", "query")]),
+                        ItemField("where", "In", "select", choices=lambda: [("header", "header"), ("query", "query")], required=True),
                         ItemField("name", "Name"),
                         ItemField("value", "Value", "template", placeholder="{api_version}",
                                   check=lambda _x, text: template_problem(text)),

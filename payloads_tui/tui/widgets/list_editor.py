@@ -47,6 +47,7 @@ class ItemField:
     key: str = ""  # unique within the editor when two fields edit one attribute
     prompt: str = "—"  # what a select shows when nothing is chosen
     blank: Any = None  # the value stored when a select is set to nothing
+    required: bool = False  # a select that offers no "nothing" (its choices are fixed and one must hold)
     suggest: Choices | None = None  # values a text field offers to complete (→ accepts)
 
     @property
@@ -140,7 +141,7 @@ class ListEditor(Vertical):
         widget_id = f"{self.id}-{field.ident}"
         if field.kind == "select":
             return Select(list(field.choices() if field.choices else []), id=widget_id, compact=True,
-                          allow_blank=True, prompt=field.prompt)
+                          allow_blank=not field.required, prompt=field.prompt)
         if field.kind == "switch":
             return Switch(id=widget_id)
         suggester = None

@@ -105,11 +105,11 @@ class NestedElementsEditor(Vertical):
         plain = lambda e: not e.each  # noqa: E731
         return [
             ItemField("path", "Path", placeholder="metadata.order_id"),
-            ItemField("placement", "Placed in", "select", choices=lambda: PLACEMENTS,
+            ItemField("placement", "Placed in", "select", choices=lambda: PLACEMENTS, required=True,
                       applies=lambda _e: self.depth == 0),
             ItemField("each", "Array of", "select", choices=self.choices, prompt="— (one value, not an array)",
                       blank="", check=self._each_problem),
-            ItemField("source", "Source", "select", choices=lambda: ELEMENT_SOURCES, applies=plain),
+            ItemField("source", "Source", "select", choices=lambda: ELEMENT_SOURCES, applies=plain, required=True),
             ItemField("expression", "Expression", "expression", placeholder="email",
                       applies=lambda e: plain(e) and e.source in ("record", "context"),
                       check=lambda _e, text: expression_problem(text)),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from rich.console import Group
 from rich.text import Text
 from textual import on, work
@@ -23,10 +24,11 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static, TextArea
 
-from payloads_tui.domain.errors import PayloadsError
+from payloads_tui.domain.errors import PayloadsError, ValidationError
 from payloads_tui.domain.formats.charset import readable_text
-from payloads_tui.domain.models import NOT_WRITTEN, InboundPayload, RecordResult
+from payloads_tui.domain.models import NOT_WRITTEN, InboundPayload, Integration, RecordResult, from_data
 from payloads_tui.domain.terminaltext import printable
+from payloads_tui.domain.validation import validate_integration
 from payloads_tui.tui.calls import as_payloads_error
 
 #: Seconds of quiet after a change before the dry run runs again.
@@ -69,6 +71,20 @@ def render_results(results: list[RecordResult], failed: bool = False) -> Group:
         if len(values) > VALUES_SHOWN:
             parts.append(Text(f"    … {len(values) - VALUES_SHOWN} more fields", style="dim"))
     return Group(*parts)
+
+
+def save_problem(integration: Integration, payload: InboundPayload) -> str | None:
+    """Why saving `payload` (an editor's working copy) into `integration` would be refused, if it would:
+    the preview then says so rather than show writes a saved payload could never make."""
+    payloads = list(integration.inbound)
+    index = next((i for i, p in enumerate(payloads) if p.id == payload.id), len(payloads))
+    try:
+        copied = from_data(InboundPayload, msgspec.to_builtins(payload))
+        payloads[index:index + 1] = [copied]
+        validate_integration(msgspec.structs.replace(integration, inbound=payloads))
+    except ValidationError as exc:
+        return str(exc).removeprefix(f"inbound[{index}].")
+    return None
 
 
 @dataclass(frozen=True)
@@ -165,6 +181,10 @@ class PreviewPane(Horizontal):
     def dry_run(self, slug: str, payload: InboundPayload, body: bytes, content_type: str | None,
                 context: dict[str, Any] | None) -> None:
         try:
+            problem = save_problem(self.app.workspace.integration(slug), payload)  # type: ignore[attr-defined]
+            if problem is not None:
+                self.post_message(self.Updated(None, f"saving would refuse this payload: {problem}"))
+                return
             outcome = self.app.workspace.try_inbound(  # type: ignore[attr-defined]
                 slug, payload, body, content_type=content_type, context=context)
         except PayloadsError as exc:
