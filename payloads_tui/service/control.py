@@ -227,8 +227,8 @@ class ControlServer:
 #: its own working directory (`RemoteWorkspace.export` / `import_`).
 REMOTE_METHODS = frozenset({
     "integrations", "integration", "create_integration", "save_integration", "delete_integration",
-    "schemas", "save_schema", "history", "encrypt", "new_api_token", "reveal_secret", "sign_api_request",
-    "export_data", "import_data", "seed_demo", "record_objects", "list_records",
+    "schemas", "save_schema", "delete_schema", "history", "encrypt", "new_api_token", "reveal_secret", "sign_api_request",
+    "export_data", "import_data", "seed_demo", "record_objects", "record_counts", "list_records",
     "inbound_payload", "try_inbound", "job", "newest_jobs", "prune_jobs", "job_counts", "job_body", "job_data", "recent_refusals", "refusal_count",
     "service_status", "api_url", "run_outbound", "run_inbound", "retry_job", "replay_job",
     "send_test_email",

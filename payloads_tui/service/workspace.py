@@ -147,6 +147,12 @@ class Workspace:
         self.events.publish(ConfigChanged(None, "update"))
         return saved
 
+    def delete_schema(self, name: str) -> None:
+        """Drop the object schema `name` (its records stay); refused while a target or source uses the object."""
+        self._writable()
+        self.config.delete_schema(name)
+        self.events.publish(ConfigChanged(None, "update"))
+
     def history(self, integration: str | None = None, text: str | None = None, limit: int = 500) -> list[HistoryEntry]:
         return self.history_log.entries(integration=integration, text=text, limit=limit)
 
@@ -232,6 +238,10 @@ class Workspace:
 
     def record_objects(self) -> list[str]:
         return sorted(set(self.records.objects()) | {s.name for s in self.config.schemas()})
+
+    def record_counts(self) -> dict[str, int]:
+        """How many records each object holds (objects with a schema and none yet: 0)."""
+        return {obj: self.records.count(obj) for obj in self.record_objects()}
 
     def list_records(
         self, obj: str, *, limit: int | None = 200, offset: int = 0, where: str = ""

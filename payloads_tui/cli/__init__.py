@@ -991,3 +991,6 @@ def utf8_text(stream: Any, option: str) -> str:
     except UnicodeDecodeError as exc:
         raise click.ClickException(f"{option} {stream.name}: not UTF-8 text (byte {exc.start}); save it as "
                                    "UTF-8") from None
+
+
+from payloads_tui.cli import objects as _objects  # noqa: E402, F401 - registers `records` and `schemas`
