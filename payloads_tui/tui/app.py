@@ -42,6 +42,7 @@ from payloads_tui.tui.bridge import (
     JobsPrunedArrived,
     ServiceEventArrived,
 )
+from payloads_tui.tui import keyorder
 from payloads_tui.tui.calls import as_payloads_error
 from payloads_tui.tui.commands import ConsoleCommands, PaletteCommand
 from payloads_tui.tui.formatting import MIN_DELAY, Clock
@@ -125,6 +126,9 @@ class PayloadsApp(App[None]):
     BINDINGS = [
         Binding("question_mark", "keys", "Keys", show=False, key_display="?"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        # Priority: a focus move takes effect before the keys typed after it are forwarded (keyorder.py).
+        Binding("tab", "focus_next", "Focus next", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Focus previous", show=False, priority=True),
     ]
 
     def __init__(
@@ -137,6 +141,7 @@ class PayloadsApp(App[None]):
         elsewhere_pid: int | None = None,
     ) -> None:
         super().__init__(css_path=sorted(styles_dir().glob("*.tcss")))
+        keyorder.install()  # keys typed in one burst apply in order
         # An operator's console over SSH: every frame costs bandwidth, and nothing here needs to slide.
         self.animation_level = "none"
         self.workspace = workspace

@@ -213,3 +213,26 @@ async def test_a_sample_from_the_newest_job_reads_as_processing_read_it(app: Pay
                            what=f"the dry run of {name}")
             assert "1 record would be written" in text_of(app.screen.query_one("#preview-status"))
             await pilot.press("escape")
+
+
+async def test_keys_typed_in_one_burst_apply_in_order(app: PayloadsApp) -> None:
+    """Over SSH several keys arrive in one read: a backspace or a Tab must not act after the keys typed after it."""
+    from textual import events
+
+    from payloads_tui.tui.screens.integration_form import IntegrationForm
+
+    def burst(*keys: str) -> None:  # posted without waiting, as the driver does for one read
+        for key in keys:
+            char = key if len(key) == 1 else {"space": " "}.get(key)
+            app.post_message(events.Key(key, char))
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, IntegrationForm))
+        await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "f-name")
+        burst(*"zzzzabcd", *["backspace"] * 6, *"Acme", "space", *"CRM", "tab", "tab", *"DESC")
+        await pilot.pause(0.3)
+        await pilot.pause()
+        assert app.screen.query_one("#f-name").value == "zzAcme CRM"
+        assert app.screen.query_one("#f-slug").value == "zzacme-crm"
+        assert app.screen.query_one("#f-description").value == "DESC"
