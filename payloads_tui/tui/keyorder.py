@@ -11,7 +11,10 @@ upstream.
 A focus move has the same race one level up: the keys after a Tab were forwarded to
 the field it leaves (`Acme CRM`, Tab, Tab, `DESC` typed `Acme CRMDESC` into the name).
 `PayloadsApp` binds tab and shift+tab as priority keys, which the app handles as it
-reads them, before it forwards the next key.
+reads them, before it forwards the next key. A table whose key moves the focus (`a`
+adds a row and focuses its first field) runs that key's binding where it lands too
+(`in_order_on_table`), and hands the keys queued behind it to the field now focused:
+`a` then `name` added three more rows.
 """
 
 from __future__ import annotations
@@ -46,6 +49,27 @@ def _in_order(original: KeyHandler) -> KeyHandler:
 
     _on_key.__wrapped__ = original  # type: ignore[attr-defined]
     return _on_key
+
+
+async def in_order_on_table(table: Widget, event: events.Key) -> bool:
+    """For a table's `_on_key`: whether the key was dealt with here, in order with the keys around it.
+
+    A printable key that reached the table after the focus left it (typed after the key
+    that moved it) goes on to the widget now focused; a key while the table has the focus
+    runs its binding now (the table's, its ancestors', the app's), not after bubbling."""
+    focused = table.app.focused
+    if focused is not table:
+        if focused is not None and event.is_printable:
+            event.stop()
+            event.prevent_default()
+            focused.post_message(events.Key(event.key, event.character))
+            return True
+        return False
+    if await table.app._check_bindings(event.key):
+        event.stop()
+        event.prevent_default()
+        return True
+    return False
 
 
 def install() -> None:

@@ -178,3 +178,20 @@ def test_the_preview_says_when_saving_would_refuse_the_payload(workspace: Worksp
     assert save_problem(integration, keyless) == "targets[0].match_key: upsert needs a match key"
     new = msgspec.structs.replace(keyless, id="new-one", name="New")
     assert save_problem(integration, new) == "targets[0].match_key: upsert needs a match key"
+
+
+async def test_a_row_added_takes_the_keys_typed_right_after_a(app: PayloadsApp) -> None:
+    """`a` then `name` in one burst: the name goes into the new row's first field, not three more rows."""
+    from textual import events
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_new_inbound(app, pilot)
+        await pilot.press("alt+2")
+        mappings = editor.query_one("#mappings", ListEditor)
+        await wait_for(pilot, lambda: app.focused is mappings.table, what="the mappings table")
+        for key in "aname":  # one read from the terminal: posted without waiting
+            app.post_message(events.Key(key, key))
+        await wait_for(pilot, lambda: editor.model.targets[0].mappings and
+                       editor.model.targets[0].mappings[0].field == "name", what="the typed name")
+        await pilot.pause(0.2)
+        assert [m.field for m in editor.model.targets[0].mappings] == ["name"]

@@ -330,8 +330,8 @@ class ListEditor(Vertical):
         self.load_form()
         self.post_message(self.Changed(self))
         rows = [row for row in self.query(FieldRow) if row.display]
-        if rows:
-            self.call_after_refresh(rows[0].control.focus)
+        if rows:  # at once, not after a refresh: the next keys typed are the new row's (keyorder.py)
+            self.screen.set_focus(rows[0].control)
 
     def action_delete(self) -> None:
         index = self.index
