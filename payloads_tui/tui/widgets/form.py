@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
@@ -31,6 +32,12 @@ class FieldRow(Vertical):
             yield self.control
         yield Static(self.hint, classes="field-hint" if self.hint else "field-hint -empty")
         yield Static("", classes="field-error")
+
+    def on_descendant_focus(self, _event: events.DescendantFocus) -> None:
+        self.add_class("-focused")  # its label stands out: compact fields barely change colour themselves
+
+    def on_descendant_blur(self, _event: events.DescendantBlur) -> None:
+        self.remove_class("-focused")
 
     def show_error(self, message: str | None) -> None:
         error = self.query_one(".field-error", Static)
