@@ -24,6 +24,7 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.events import Event
 from textual.message import Message
+from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.timer import Timer
 
@@ -161,6 +162,7 @@ class PayloadsApp(App[None]):
         self._notified_failures: deque[str] = deque(maxlen=2000)
         self._refusals = RefusalDigest()
         self._refusals_flush: Timer | None = None
+        self._refusal_toast: Notification | None = None  # the one refusal notice on screen
         self._signals: list[signal.Signals] = []
 
     async def on_event(self, event: Event) -> None:
@@ -414,8 +416,14 @@ class PayloadsApp(App[None]):
             self._notify_refusal(notice)
 
     def _notify_refusal(self, notice: RefusalNotice) -> None:
+        """Show `notice` in place of the refusal notice before it: a scanner's steady stream of
+        refusals stacked toasts over most of the jobs table at 80×24 (the highlights count them)."""
         title = f"{notice.integration}: refused" if notice.integration else "Refused"
-        self.notify(notice.text, title=title, severity="warning", markup=False)
+        previous = self._refusal_toast
+        self._refusal_toast = Notification(notice.text, title, "warning", self.NOTIFICATION_TIMEOUT, markup=False)
+        if previous is not None and previous in self._notifications:
+            self._unnotify(previous, refresh=False)
+        self.post_message(Notify(self._refusal_toast))
 
     # --- errors: the one place they become notifications ---------------------------------
 

@@ -347,6 +347,9 @@ async def test_refused_requests_are_notified_once_then_counted(workspace: Worksp
         assert refusals()[0].message.endswith(": 401, missing Stripe-Signature header")
         await wait_for(pilot, lambda: len(refusals()) == 2, timeout=5, what="the rest counted")
         assert refusals()[1].message.startswith("2 more refusals; the last: POST /api/stripe/customers")
+        await pilot.pause()
+        shown = [n for n in app._notifications if n.title == "stripe: refused"]
+        assert [n.message for n in shown] == [refusals()[1].message], "the newest replaces the one before"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM], ids=["hangup", "terminate"])
