@@ -51,6 +51,7 @@ async def test_create_preview_and_save_an_inbound_payload_from_the_keyboard(
         await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "mappings-expression")
         await type_text(pilot, "client_reference_id\n")
         assert [(m.field, m.expression) for m in editor.model.targets[0].mappings] == [("number", "client_reference_id")]
+        assert targets.table._rows["0"]["mappings"] == "1", "the targets table counts the new mapping at once"
         # preview: paste a sample, see the record it would write
         await pilot.press("alt+3")
         body = editor.query_one("#preview-body")

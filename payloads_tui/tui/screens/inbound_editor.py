@@ -194,6 +194,11 @@ class InboundEditorScreen(PayloadEditorScreen[InboundPayload]):
         if event.editor.id == "targets":
             self._show_mappings()
 
+    def on_list_editor_changed(self, event: ListEditor.Changed) -> None:
+        if event.editor.id == "mappings":  # the targets table counts them ("Maps")
+            self.query_one("#targets", ListEditor).refresh_rows()
+        super().on_list_editor_changed(event)
+
     def _earlier_targets(self) -> list[tuple[str, str]]:
         index = self.target_index
         return [(t.name, t.name) for t in self.model.targets[: max(index, 0)]]
