@@ -58,7 +58,9 @@ def type_name(value: Any) -> str:
 
 
 def describe(value: Any, limit: int = 40) -> str:
-    """`string 'abc'`, `number 12`: what a function got, shortened for messages."""
+    """`string 'abc'`, `number 12`, `null`: what a function got, shortened for messages."""
+    if value is None:
+        return "null"
     shown = repr(value) if isinstance(value, str) else _json_text(value)
     if len(shown) > limit:
         shown = shown[: limit - 1] + "…"

@@ -386,9 +386,21 @@ def build_requests(
         planned.note = left_out_note(build.empty, rows)
         return [planned]
     except PayloadsError as exc:
+        error = f"{exc}{one_request_hint(rows)}"
         if not keep_failures:
-            raise
-        return [PlannedRequest(payload.method, payload.endpoint, error=str(exc), data=data, record=record)]
+            raise MappingError(error) from None
+        return [PlannedRequest(payload.method, payload.endpoint, error=error, data=data, record=record)]
+
+
+def one_request_hint(rows: Sequence[SourceRows]) -> str:
+    """Why an element or merge field of a payload without "per record" may read nothing: it reads the
+    run's context (each source by name), not a record; said after its error when there are records."""
+    if not rows or not any(r.records for r in rows):
+        return ""
+    name = rows[0].source.name
+    return (f" (per record is off: this payload sends one request for all its records, so expressions read "
+            f"each source by name, such as {name}[0].id, not one record's fields; turn per record on to send "
+            "one request per record)")
 
 
 def build_document(

@@ -192,6 +192,21 @@ def test_a_bad_element_names_itself_and_can_be_kept_per_record(records: RecordSt
     assert all(p.error and p.error.startswith("element 'amount'") for p in kept)
 
 
+def test_one_requests_errors_say_per_record_is_off(records: RecordStore) -> None:
+    """`length(lines)` and `{number}` read one record's fields only per record: say so, not just "null"."""
+    payload = OutboundPayload(name="One", method="POST", endpoint="{base_url}/o", sources=[orders_source()],
+                              elements=[Element(path="metadata.count", expression="length(number)")])
+    with pytest.raises(MappingError) as caught:
+        build_requests(integration(payload), payload, query_sources(payload, records), now_iso=NOW)
+    assert str(caught.value) == (
+        "element 'metadata.count': length() got null, expected string or array or object (per record is off: "
+        "this payload sends one request for all its records, so expressions read each source by name, such as "
+        "orders[0].id, not one record's fields; turn per record on to send one request per record)")
+    merge = OutboundPayload(name="U", method="POST", endpoint="{base_url}/o/{number}", sources=[orders_source()])
+    [kept] = build_requests(integration(merge), merge, query_sources(merge, records), now_iso=NOW, keep_failures=True)
+    assert kept.error is not None and kept.error.endswith("turn per record on to send one request per record)")
+
+
 def test_missing_merge_field_is_a_mapping_error(records: RecordStore) -> None:
     payload = OutboundPayload(name="U", method="POST", endpoint="{base_url}/x/{account.nothing}",
                               request_per_record=True, sources=[Source(name="a", object="Account")])
