@@ -64,6 +64,8 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from payloads_tui.domain.errors import BundleError, PayloadsError, ValidationError, VaultError
 from payloads_tui.domain.models import (
+    REQUIRED_FIELDS,
+    SECRET_FIELDS,
     SLUG_RE,
     ExternalApi,
     Integration,
@@ -183,6 +185,15 @@ def _secret_slots(integration: Integration) -> list[_SecretSlot]:
     return slots
 
 
+def _unset_secrets(integration: Integration) -> list[str]:
+    """Labels of the secrets a credential needs and does not have (a bundle exported from a
+    directory where they were never set passes the need on: `Secrets to set` on import)."""
+    return [f"credentials[{credential.name}].{name}"
+            for credential in integration.credentials
+            for name in REQUIRED_FIELDS.get(credential.kind, ())
+            if name in SECRET_FIELDS.get(credential.kind, ()) and name not in credential.secrets]
+
+
 # --- passphrase ------------------------------------------------------------------------
 
 
@@ -271,6 +282,7 @@ def export_bundle(config: ConfigStore, vault: Vault, slug: str, *, passphrase: s
     """The bundle of integration `slug`: secrets left out, or encrypted under `passphrase`."""
     integration = config.get(slug)
     header, fernet = _new_passphrase_key(passphrase) if passphrase is not None else (None, None)
+    unset = _unset_secrets(integration)  # never set here: whoever imports the bundle must set them too
     left_out: list[str] = []
     for slot in _secret_slots(integration):
         if fernet is None:
@@ -285,6 +297,7 @@ def export_bundle(config: ConfigStore, vault: Vault, slug: str, *, passphrase: s
             except VaultError as exc:
                 raise BundleError(f"cannot export {slot.label}: {exc}") from None
         slot.put(BUNDLE_PREFIX + fernet.encrypt(plaintext.encode("utf-8")).decode("ascii"))
+    left_out += unset
     data = to_data(integration)
     for name in UNEXPORTED_FIELDS:
         data.pop(name, None)
