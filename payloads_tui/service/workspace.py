@@ -326,6 +326,10 @@ class Workspace:
             kind, integration=integration, statuses=statuses, payload=payload, text=text, limit=limit, before=before
         )
 
+    def read_jobs_again(self) -> None:
+        """A read-only workspace reads the job log as it is now (it opened a snapshot; no events reach it)."""
+        self.jobs.refresh()
+
     def prune_jobs(self, *, max_age_days: float | None = None, max_jobs: int | None = None) -> int:
         """Drop old jobs (whole segments) by age and count; returns how many were dropped."""
         self._writable()

@@ -968,6 +968,10 @@ class JobLog:
                 self._reread()
         raise StoreError("the job log kept changing while it was read; try again")
 
+    def refresh(self) -> None:
+        """Read-only: load a new snapshot, with what the writer committed since (no-op when writing)."""
+        self._reread()
+
     def _reread(self) -> None:
         """After a segment file vanished: the writer's state has moved on; read-only, load it again.
 

@@ -97,7 +97,7 @@ async def test_an_attached_console_reads_on_when_its_service_stops_and_attaches_
         await wait_for(pilot, lambda: len(notices.seen) > before)
         assert "stopped; the console attaches again" in notices.seen[-1].message
         title = app.screen.query_one("#inbound-jobs-title")
-        assert "○ as when opened" in text_of(title)
+        assert "○ read-only, as read at" in text_of(title)
 
         with Workspace(settings) as meanwhile:  # a job that arrives while no service answers the console
             job = meanwhile.jobs.create("inbound", "stripe", CUSTOMER_WEBHOOK, "External API", status="Completed")

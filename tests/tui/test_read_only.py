@@ -236,7 +236,13 @@ async def test_jobs_tab_browsing_keys_still_work(ro_app: PayloadsApp, settings: 
         screen = await open_tab(ro_app, pilot, "jobs")
         pane = screen.query_one(JobsPane)
         title = text_of(pane.query_one("#inbound-jobs-title"))
-        assert "○ as when opened (read-only)" in title and "live" not in title  # no service: nothing arrives
+        assert "○ read-only, as read at " in title and "live" not in title  # no service: nothing arrives
+        with Workspace(settings) as writer:  # another process writes a job meanwhile: ctrl+r reads it
+            fresh = save_job(writer, "inbound", CUSTOMER_WEBHOOK, minutes_ago=1, status="Completed")
+        table = pane.query_one("#inbound-jobs")
+        assert fresh.number not in table.numbers
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: fresh.number in table.numbers, what="the job read again")
         await pilot.press("f")
         await wait_for(pilot, lambda: pane.filter.status == "failures", what="failures only")
         await pilot.press("tab")

@@ -13,7 +13,8 @@ from textual.timer import Timer
 from textual.widgets import Input, Select, Static
 
 from payloads_tui.domain.models import Integration, Job, JobKind
-from payloads_tui.tui.formatting import FAILURE_STATUSES, Clock
+from payloads_tui.tui.calls import attempt
+from payloads_tui.tui.formatting import FAILURE_STATUSES, Clock, clock_time
 from payloads_tui.tui.readonly import changes_data, read_only_reason
 from payloads_tui.tui.widgets.form import set_options_keeping
 from payloads_tui.tui.widgets.jobs_table import JobsTable
@@ -85,6 +86,7 @@ class JobsPane(Pane):
         Binding("f", "failures", "Failures"),
         Binding("R", "retry", "Retry"),
         Binding("P", "replay", "Replay"),
+        Binding("ctrl+r", "read_again", "Read again", show=False),
     ]
 
     def __init__(self, *, clock: Clock, id: str | None = None) -> None:
@@ -95,6 +97,7 @@ class JobsPane(Pane):
         self.filter = JobFilter()
         self._payload_names: tuple[str, ...] = ()
         self._text_timer: Timer | None = None
+        self._read_at = 0.0  # when the tables were last read (what a read-only console shows)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="jobs-filter"):
@@ -126,10 +129,20 @@ class JobsPane(Pane):
             self.reload()
 
     def reload(self) -> None:
+        self._read_at = self.clock()
         for table in self.tables():
             table.fetch = self._fetcher(table.kind)
             table.reload()
         self._show_titles()
+
+    def action_read_again(self) -> None:
+        """Read the jobs again: a read-only console gets no events, so its tables stay as last read."""
+        if read_only_reason(self.app) is not None:
+            attempt(self, "read the job log again", self.app.workspace.read_jobs_again)  # type: ignore[attr-defined]
+        reload_screen = getattr(self.screen, "reload", None)
+        if reload_screen is not None:
+            reload_screen()  # the highlights' figures too
+        self.reload()
 
     def _fetcher(self, kind: JobKind) -> Callable[[str | None, int], list[Job]]:
         def fetch(before: str | None, limit: int) -> list[Job]:
@@ -157,7 +170,7 @@ class JobsPane(Pane):
         for table in self.tables():
             name = "Inbound jobs" if table.kind == "inbound" else "Outbound jobs"
             if read_only_reason(self.app) is not None:  # no service sends events: nothing new arrives
-                state = "○ as when opened (read-only)"
+                state = f"○ read-only, as read at {clock_time(self._read_at)} · ctrl+r reads again"
             elif table.paused:
                 state = f"⏸ paused — {table.pending} new · g: back to top" if table.pending else "⏸ paused · g: back to top"
             else:
