@@ -298,10 +298,12 @@ def key_rotate(ctx: click.Context) -> None:
 @click.option("--job", "job_number", metavar="IN-N",
               help="Use a logged job's body, Content-Type and context (a response handler's record) as the sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.option("--document", "as_document", is_flag=True,
+              help="Print the body as parsed (what items and expressions read: an XML or CSV body as JSON).")
 @click.pass_context
 @reports_errors
 def try_cmd(ctx: click.Context, integration: str, payload: str, file: Any, content_type: str | None,
-            job_number: str | None, as_json: bool) -> None:
+            job_number: str | None, as_json: bool, as_document: bool) -> None:
     """Dry-run inbound PAYLOAD of INTEGRATION on FILE ('-' for stdin) or a job's body: print the planned writes."""
     if (file is None) == (job_number is None):
         raise click.UsageError("give a sample FILE ('-' for standard input) or --job IN-N, one of them")
@@ -316,6 +318,14 @@ def try_cmd(ctx: click.Context, integration: str, payload: str, file: Any, conte
         else:
             body = file.read()
         outcome = ws.try_inbound(integration, payload, body, content_type=content_type, context=context)
+    if as_document and outcome.document is not None:
+        import json
+
+        click.echo(json_text(json.dumps(outcome.document, indent=2, ensure_ascii=False, default=str).encode()))
+        return
+    if as_document:  # it did not parse: the outcome says why
+        print_outcome(outcome)
+        sys.exit(1)
     if as_json:
         import msgspec
 

@@ -72,6 +72,8 @@ class InboundOutcome:
     dry_run: bool = False
     note: str | None = None  # see `Job.note`
     summary: str | None = None  # see `Job.summary`
+    #: A dry run's parsed body, what the targets' expressions read (an XML or CSV body as JSON)
+    document: Any = None
 
 
 class ItemFailed(PayloadsError):
@@ -243,6 +245,8 @@ class InboundProcessor:
             credential_value=credential_value,
         )
         outcome.timings = {"parse": parse_seconds, **outcome.timings}
+        if dry_run:
+            outcome.document = parsed.document
         return outcome
 
     def run_document(

@@ -240,6 +240,16 @@ def test_try_a_jobs_body_with_its_content_type_and_context(runner: CliRunner, de
     assert both.exit_code == 2 and "give a sample FILE ('-' for standard input) or --job IN-N, one of them" in both.output
 
 
+def test_try_document_prints_the_body_as_parsed(runner: CliRunner, demo_dir: Path) -> None:
+    shown = invoke(runner, "try", "stripe", CUSTOMER_WEBHOOK, str(FIXTURES / "stripe/customer.created.json"),
+                   "--document", "--data-dir", str(demo_dir))
+    assert shown.exit_code == 0
+    assert json.loads(shown.output) == json.loads((FIXTURES / "stripe/customer.created.json").read_text())
+    broken = runner.invoke(main, ["try", "stripe", CUSTOMER_WEBHOOK, "-", "--document", "--data-dir", str(demo_dir)],
+                           input="{bad")
+    assert broken.exit_code == 1 and "error: could not parse the body as JSON" in broken.output
+
+
 def test_try_reports_where_a_body_is_broken(runner: CliRunner, demo_dir: Path) -> None:
     result = runner.invoke(main, ["try", "stripe", CUSTOMER_WEBHOOK, str(FIXTURES / "bad.json"),
                                   "--data-dir", str(demo_dir)])

@@ -236,3 +236,20 @@ async def test_keys_typed_in_one_burst_apply_in_order(app: PayloadsApp) -> None:
         assert app.screen.query_one("#f-name").value == "zzAcme CRM"
         assert app.screen.query_one("#f-slug").value == "zzacme-crm"
         assert app.screen.query_one("#f-description").value == "DESC"
+
+
+async def test_ctrl_o_shows_the_body_as_the_expressions_read_it(app: PayloadsApp, workspace: Workspace) -> None:
+    """An XML or CSV body becomes JSON for the expressions: the integrator sees it before writing them."""
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_tab(app, pilot, "1")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, TryInboundScreen))
+        await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "preview-body")
+        app.post_message(events.Paste('{"data": {"object": {"id": "cus_doc", "name": "Doc Co"}}}'))
+        records = app.screen.query_one("#preview-records")
+        await wait_for(pilot, lambda: "name = 'Doc Co'" in text_of(records), what="the records")
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: '"name": "Doc Co"' in text_of(records), what="the parsed body")
+        assert "the parsed body (ctrl+o: records)" in text_of(app.screen.query_one("#preview-status"))
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: "name = 'Doc Co'" in text_of(records), what="the records again")

@@ -9,6 +9,7 @@ the pane, not as notifications.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,21 @@ def render_results(results: list[RecordResult], failed: bool = False) -> Group:
     return Group(*parts)
 
 
+#: Lines of a parsed body shown, at most (the rest is counted).
+DOCUMENT_LINES = 400
+
+
+def render_document(document: Any) -> Text:
+    """A parsed body as indented JSON: an XML, CSV, form or email body as the expressions see it."""
+    if document is None:
+        return Text("The body gave no document (it did not parse, or it is null).", style="dim")
+    lines = printable(json.dumps(document, indent=2, ensure_ascii=False, default=str)).splitlines()
+    shown = "\n".join(lines[:DOCUMENT_LINES])
+    if len(lines) > DOCUMENT_LINES:
+        shown += f"\n… {len(lines) - DOCUMENT_LINES} more lines"
+    return Text(shown)
+
+
 def save_problem(integration: Integration, payload: InboundPayload) -> str | None:
     """Why saving `payload` (an editor's working copy) into `integration` would be refused, if it would:
     the preview then says so rather than show writes a saved payload could never make."""
@@ -102,7 +118,10 @@ class JobSample:
 class PreviewPane(Horizontal):
     """Sample | dry-run records; see the module docstring."""
 
-    BINDINGS = [Binding("ctrl+l", "load_latest", "Sample from newest job")]
+    BINDINGS = [
+        Binding("ctrl+l", "load_latest", "Sample from newest job"),
+        Binding("ctrl+o", "toggle_document", "Parsed body / records"),
+    ]
 
     class Updated(Message):
         """A dry run finished: `outcome` (None with `error` when it could not run)."""
@@ -129,10 +148,12 @@ class PreviewPane(Horizontal):
         self._initial_sample = sample
         self._timer: Timer | None = None
         self._job_sample: JobSample | None = None  # the newest job's body, while it is the sample
+        self.showing_document = False  # the parsed body instead of the records (ctrl+o)
+        self._last: PreviewPane.Updated | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="preview-sample"):
-            yield Static("Sample body · paste, or load a file (enter), ctrl+l: newest job's body",
+            yield Static("Sample body · paste, or a file (enter) · ctrl+l: newest job's · ctrl+o: as parsed",
                          classes="table-title")
             yield Input(placeholder="path of a sample file", id="preview-path", compact=True)
             yield TextArea(self._initial_sample, id="preview-body", soft_wrap=False, show_line_numbers=False,
@@ -193,17 +214,28 @@ class PreviewPane(Horizontal):
         self.post_message(self.Updated(outcome))
 
     def on_preview_pane_updated(self, message: PreviewPane.Updated) -> None:
+        self._last = message
         if message.outcome is None:
             self._show(Text(message.error or "the dry run failed", style="bold red"), None)
             return
         outcome = message.outcome
         status = describe_outcome(outcome)
+        if self.showing_document:
+            status.append("  · the parsed body (ctrl+o: records)", style="dim")
+            self._show(status, render_document(outcome.document))
+            return
         body: Any = render_results(outcome.results, failed=outcome.status == "Failed")
         if outcome.error:
             body = Group(Text(outcome.error, style="red"), body)
         elif outcome.note:
             body = Group(Text(outcome.note, style="yellow"), body)
         self._show(status, body)
+
+    def action_toggle_document(self) -> None:
+        """Show what the body parsed into (what `items` and the expressions read), or the records again."""
+        self.showing_document = not self.showing_document
+        if self._last is not None:
+            self.on_preview_pane_updated(self._last)
 
     def _show(self, status: Text, body: Any) -> None:
         self.query_one("#preview-status", Static).update(status)
