@@ -71,6 +71,8 @@ async def test_create_preview_and_save_an_inbound_payload_from_the_keyboard(
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, IntegrationScreen))
         assert "Order: Paid (Webhook)" in app.screen.query_one("#inbound-table").keys
+        await wait_for(pilot, lambda: app.screen.query_one("#inbound-table").cursor_key == "Order: Paid (Webhook)",
+                       what="the cursor on the new payload")
 
 
 async def test_alt_digit_from_a_terminal_that_sends_esc_and_the_digit_switches_sections(app: PayloadsApp) -> None:

@@ -80,6 +80,9 @@ class PayloadEditorScreen(ReadOnlyGuard, ConsoleScreen, Generic[P]):
         Binding("escape", "back", "Back"),
     ]
 
+    #: The name the payload was last saved under (None until saved): the page puts its cursor there.
+    saved_name: str | None = None
+
     def __init__(self, slug: str, name: str | None) -> None:
         super().__init__(classes="editor-screen")
         self.slug = slug
@@ -253,6 +256,7 @@ class PayloadEditorScreen(ReadOnlyGuard, ConsoleScreen, Generic[P]):
             return
         self.integration = saved
         self.original = self._find(saved, self.model.name)
+        self.saved_name = self.model.name
         self._saved_state = self._state()
         self.changed()
         self.show_breadcrumb()

@@ -8,7 +8,7 @@ A read-only console refuses the requests that change things, however they arrive
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from msgspec import structs
 
@@ -19,6 +19,7 @@ from payloads_tui.tui.readonly import read_only_reason, refuse
 from payloads_tui.tui.screens.confirm import ConfirmScreen
 from payloads_tui.tui.snippets import curl_for_api, sample_body, swaks_for_address
 from payloads_tui.tui.widgets.endpoints_pane import api_key
+from payloads_tui.tui.widgets.keyed_table import KeyedTable
 from payloads_tui.tui.widgets.pane import CHANGING_ITEM_ACTIONS, ItemRequested
 
 if TYPE_CHECKING:
@@ -65,16 +66,26 @@ class ItemActions:
     def inbound_open(self, integration: Integration, name: str | None) -> None:
         from payloads_tui.tui.screens.inbound_editor import InboundEditorScreen
 
-        self.screen.app.push_screen(InboundEditorScreen(integration.slug, name))
+        self._edit(InboundEditorScreen(integration.slug, name), "#inbound-table")
 
     inbound_new = inbound_open
 
     def outbound_open(self, integration: Integration, name: str | None) -> None:
         from payloads_tui.tui.screens.outbound_editor import OutboundEditorScreen
 
-        self.screen.app.push_screen(OutboundEditorScreen(integration.slug, name))
+        self._edit(OutboundEditorScreen(integration.slug, name), "#outbound-table")
 
     outbound_new = outbound_open
+
+    def _edit(self, editor: Any, table_id: str) -> None:
+        """Open a payload editor; once closed, the table's cursor is on the payload saved (a new one too)."""
+        page = self.screen
+
+        def closed(_result: object) -> None:
+            if editor.saved_name:
+                page.call_after_refresh(lambda: page.query_one(table_id, KeyedTable).select_key(editor.saved_name))
+
+        page.app.push_screen(editor, closed)
 
     def inbound_delete(self, integration: Integration, name: str | None) -> None:
         used = [f"API {a.path}" for a in integration.apis if a.method == "POST" and a.payload == name]
