@@ -299,3 +299,17 @@ async def test_export_from_the_integration_page(app: PayloadsApp, tmp_path: obje
         await wait_for(pilot, lambda: any(n.message == f"Exported stripe to {bundle} with secrets (under the "
                                           "passphrase)." for n in app._notifications), what="the notification")
         assert "correct horse" not in bundle.read_text()
+
+
+def test_the_history_detail_gives_a_changes_values_whole() -> None:
+    """The table cuts `Old → New` at 40 characters (less at 80 columns); the line under it does not."""
+    from payloads_tui.domain.models import FieldChange, HistoryEntry
+    from payloads_tui.tui.widgets.history_pane import history_details, history_rows
+
+    long_url = "http://127.0.0.1:12111/" + "segment/" * 10
+    entry = HistoryEntry(id="h1", at=0.0, user="ops", action="update", integration="stripe", kind="variable",
+                         name="base_url", changes=[FieldChange(field="value", old="http://127.0.0.1:12111", new=long_url)])
+    [(key, cells)] = history_rows([entry], now=0.0)
+    assert key == "h1:0" and long_url not in str(cells["change"])
+    assert history_details([entry])["h1:0"].endswith(f"ops · update variable: base_url · value: "
+                                                     f"http://127.0.0.1:12111 → {long_url}")

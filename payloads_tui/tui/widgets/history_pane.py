@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -10,6 +12,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from payloads_tui.domain.models import HistoryEntry
+from payloads_tui.domain.terminaltext import printable
 from payloads_tui.tui.formatting import clip, format_moment
 from payloads_tui.tui.widgets.keyed_table import Col, KeyedTable, Row
 from payloads_tui.tui.widgets.pane import ItemKind, Pane
@@ -23,6 +26,22 @@ HISTORY_COLUMNS = [
     Col("change", "Old → New", min_width=20, drop=1),
 ]
 ACTION_STYLES = {"create": "green", "update": "cyan", "delete": "red", "reveal": "yellow", "sign": "yellow"}
+
+
+def history_details(entries: list[HistoryEntry]) -> dict[str, str]:
+    """Per row key, the whole of what the row cuts: who, when, which field, old → new in full."""
+    details: dict[str, str] = {}
+    for entry in entries:
+        head = f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(entry.at))} · {entry.user} · {entry.action} " \
+               f"{entry.kind}: {entry.name}"
+        if not entry.changes or entry.action in ("create", "delete"):
+            details[entry.id] = head
+            continue
+        for index, change in enumerate(entry.changes):
+            old = "∅" if change.old is None else change.old
+            new = "∅" if change.new is None else change.new
+            details[f"{entry.id}:{index}"] = f"{head} · {change.field}: {old} → {new}"
+    return details
 
 
 def history_rows(entries: list[HistoryEntry], now: float) -> list[Row]:
@@ -63,6 +82,7 @@ class HistoryPane(Pane):
         yield Input(placeholder="text in user, object, field or values…", id="history-filter", compact=True)
         yield Static("History", id="history-title", classes="table-title")
         yield KeyedTable(HISTORY_COLUMNS, id="history-table")
+        yield Static("", id="history-detail")
 
     def on_mount(self) -> None:
         self.query_one("#history-filter").display = False
@@ -71,9 +91,13 @@ class HistoryPane(Pane):
     def text(self) -> str:
         return self.query_one("#history-filter", Input).value.strip()
 
+    _details: dict[str, str] = {}
+
     def show(self, entries: list[HistoryEntry], now: float) -> None:
         rows = history_rows(entries, now)
+        self._details = history_details(entries)
         self.query_one("#history-table", KeyedTable).set_rows(rows)
+        self._show_detail()
         where = f" · filter: “{self.text}”" if self.text else ""
         self.query_one("#history-title", Static).update(f"History · {len(entries)} entries{where}")
 
@@ -90,6 +114,15 @@ class HistoryPane(Pane):
         bar.display = False
         self.query_one("#history-table").focus()
         return True
+
+    @on(KeyedTable.RowHighlighted, "#history-table")
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """The row under the cursor in full, below the table (its cells cut long values)."""
+        key = self.query_one("#history-table", KeyedTable).cursor_key
+        self.query_one("#history-detail", Static).update(printable(self._details.get(key or "", "")))
 
     @on(Input.Changed, "#history-filter")
     def _changed(self) -> None:
