@@ -20,7 +20,6 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist, RowKey
 
 from payloads_tui.tui.formatting import clip
-from payloads_tui.tui.keyorder import in_order_on_table
 
 Cell = str | Text
 Row = tuple[str, Mapping[str, Cell]]
@@ -103,10 +102,6 @@ class KeyedTable(DataTable[Text]):
         self._plan: list[tuple[Col, int]] = []
         self._laid_out_width = -1
         self._fitted: dict[int, tuple[Mapping[str, Cell], list[Text]]] = {}
-
-    async def _on_key(self, event: events.Key) -> None:
-        if not await in_order_on_table(self, event):
-            await super()._on_key(event)
 
     # --- columns -------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Input, Select, Static, Switch
 from textual.widgets.select import InvalidSelectValueError
 
 from payloads_tui.tui.checks import parse_value, show_value
+from payloads_tui.tui.keyorder import in_order_on_table
 from payloads_tui.tui.widgets.form import FieldRow
 from payloads_tui.tui.widgets.keyed_table import Cell, Col, KeyedTable
 
@@ -80,6 +81,15 @@ def from_text(kind: FieldKind, value: Any) -> Any:
     return value
 
 
+class EditorTable(KeyedTable):
+    """The items' table: `a` moves the focus to the new row's first field, so the keys typed right
+    after it must follow it there (`keyorder.in_order_on_table`)."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not await in_order_on_table(self, event):
+            await super()._on_key(event)
+
+
 class ListEditor(Vertical):
     """See the module docstring; `columns` picks what the table shows of each item."""
 
@@ -132,7 +142,7 @@ class ListEditor(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self.title, classes="table-title list-title")
-        yield KeyedTable(self.columns, id=f"{self.id}-table", classes="list-table")
+        yield EditorTable(self.columns, id=f"{self.id}-table", classes="list-table")
         with Vertical(classes="list-form"):
             for field in self.item_fields:
                 yield FieldRow(field.label, self._control(field), name=field.ident)
