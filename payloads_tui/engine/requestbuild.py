@@ -386,9 +386,12 @@ def build_requests(
         planned.note = left_out_note(build.empty, rows)
         return [planned]
     except PayloadsError as exc:
-        error = f"{exc}{one_request_hint(rows)}"
+        # an element or merge field that read nothing: say where one request's expressions read
+        error = f"{exc}{one_request_hint(rows)}" if isinstance(exc, MappingError) else str(exc)
         if not keep_failures:
-            raise MappingError(error) from None
+            if isinstance(exc, MappingError):
+                raise MappingError(error) from None
+            raise
         return [PlannedRequest(payload.method, payload.endpoint, error=error, data=data, record=record)]
 
 

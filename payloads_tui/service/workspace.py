@@ -285,8 +285,8 @@ class Workspace:
         context: dict[str, Any] | None = None,
     ) -> InboundOutcome:
         """Dry run: what `body` would write, without touching the store. `context` is what a
-        mapping of source `context` reads (a response handler's `record`); `job_sample()` gives
-        a logged job's body, content type and context, as processing had them.
+        mapping of source `context` reads (a response handler's `record`): a logged job's
+        `Job.mapping_context()` dry-runs its body as processing ran it.
 
         An email without a `Message-ID` gets one, as the SMTP receiver gives it: a payload
         matching on it would otherwise fail here and succeed on delivery.

@@ -104,9 +104,9 @@ SIGNED_AUTH = ("stripe", "hmac")
 P = TypeVar("P")
 
 
-def _same_schema(here: ObjectSchema | None, bundled: ObjectSchema) -> bool:
+def _same_schema(here: ObjectSchema, bundled: ObjectSchema) -> bool:
     """Whether a stored schema says what the bundle's does (ids differ between data directories)."""
-    return here is not None and to_data(structs.replace(here, id=bundled.id)) == to_data(bundled)
+    return to_data(structs.replace(here, id=bundled.id)) == to_data(bundled)
 
 
 @dataclass(frozen=True)
@@ -571,8 +571,8 @@ def import_bundle(
 
     existing_schemas = {s.name: config.schema(s.name) for s in schemas}
     new_schemas = [s for s in schemas if existing_schemas[s.name] is None]
-    kept_schemas = [s.name for s in schemas if not _same_schema(existing_schemas[s.name], s)
-                    and existing_schemas[s.name] is not None]
+    kept_schemas = [s.name for s in schemas
+                    if (here := existing_schemas[s.name]) is not None and not _same_schema(here, s)]
     for schema in new_schemas:
         schema.id = new_id()
     current = {slot.label: slot.value for slot in _secret_slots(existing)} if existing is not None else {}
